@@ -1,0 +1,26 @@
+"""The few numeric constants and dtypes shared by the Python layer and the kernels.
+
+Kernels receive these as arguments (never as module globals of another file), because
+numba's on-disk cache does not notice edits to globals defined in other modules.
+"""
+
+import numpy as np
+
+#: dtype of every parameter, feature weight, interaction value and sample weight.
+FLOAT = np.float32
+#: dtype of every row/column index handed to a kernel.
+INDEX = np.int32
+
+#: Cap on a single WARP / WARP-kOS loss weight (LightFM's MAX_LOSS).
+MAX_LOSS = 10.0
+
+#: Upper bound on redraws when BPR's sampled negative is a positive of the user.
+BPR_MAX_REDRAWS = 64
+
+#: Examples processed between two applications of the L2 decay (see ``model._run_epoch``).
+REG_CHUNK_MAX = 32768
+REG_CHUNKS_MIN = 16
+
+#: Losses and learning schedules the estimator accepts.
+LOSSES = ("logistic", "warp", "bpr", "warp-kos")
+SCHEDULES = ("adagrad", "adadelta")

@@ -1,0 +1,62 @@
+"""One exception-safe way to run numba kernels with a given number of threads."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Iterator
+
+import numba
+
+
+def check_num_threads(num_threads: object) -> int:
+    """Validate ``num_threads`` and return it as an ``int``.
+
+    Raises
+    ------
+    ValueError
+        If it is not an integer, is below 1 (LightFM's message), or exceeds the number of
+        threads numba was started with (``NUMBA_NUM_THREADS``).
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+        raise ValueError(
+            f"num_threads must be an integer, got {num_threads!r} "
+            f"of type {type(num_threads).__name__}."
+        )
+    num_threads = int(num_threads)
+    if num_threads < 1:
+        raise ValueError("Number of threads must be 1 or larger.")
+    limit = numba.config.NUMBA_NUM_THREADS
+    if num_threads > limit:
+        raise ValueError(
+            f"num_threads={num_threads} exceeds the {limit} threads numba was started with "
+            f"(NUMBA_NUM_THREADS={limit}). Use num_threads <= {limit}, or set the "
+            "NUMBA_NUM_THREADS environment variable before importing hybridrec."
+        )
+    return num_threads
+
+
+@contextlib.contextmanager
+def numba_threads(num_threads: int) -> Iterator[int]:
+    """Run the enclosed block with ``numba.set_num_threads(num_threads)``.
+
+    The previous thread count is restored in ``finally``, so an exception inside the
+    block leaves the process as it was.
+
+    Parameters
+    ----------
+    num_threads : int
+        Number of threads, ``1 <= num_threads <= numba.config.NUMBA_NUM_THREADS``.
+
+    Yields
+    ------
+    int
+        The validated thread count.
+    """
+    num_threads = check_num_threads(num_threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(num_threads)
+    try:
+        yield num_threads
+    finally:
+        numba.set_num_threads(previous)

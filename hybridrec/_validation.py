@@ -1,0 +1,208 @@
+"""Python-side checks and conversions shared by the estimator and the metrics.
+
+Everything a kernel receives passes through here first: sparse inputs become C-contiguous
+float32 values with int32 indices, and every problem raises a ``ValueError`` that names
+the argument, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._config import FLOAT, INDEX
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+NOT_FINITE = (
+    "Not all input values are finite. Check the input for NaNs and infinite values."
+)
+NEGATIVE_IDS = (
+    "User or item ids cannot be negative. Check your inputs for negative numbers or very "
+    "large numbers that can overflow."
+)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {value.shape} and dtype {value.dtype}"
+    return f"an object of type {type(value).__name__}"
+
+
+def check_sparse(matrix: object, name: str) -> None:
+    """Raise unless ``matrix`` is a 2-d scipy sparse matrix or array."""
+    if not sp.issparse(matrix):
+        raise ValueError(
+            f"{name} must be a scipy.sparse matrix (coo, csr, csc, lil, ...), got "
+            f"{_describe(matrix)}. Convert it with scipy.sparse.coo_matrix(...)."
+        )
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional, got shape {matrix.shape}.")
+
+
+def check_finite(values: np.ndarray, name: str) -> None:
+    """Raise LightFM's finiteness error, prefixed by the argument name, on NaN or inf."""
+    if values.size and not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or infinite values. {NOT_FINITE}")
+
+
+def check_nnz(matrix: sp.spmatrix, name: str) -> None:
+    if matrix.nnz > _INT32_MAX:
+        raise ValueError(
+            f"{name} has {matrix.nnz} stored entries; at most {_INT32_MAX} (int32) are supported."
+        )
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Interactions as the kernels want them: parallel int32 / float32 arrays."""
+
+    shape: tuple[int, int]
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    values: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.user_ids.shape[0])
+
+
+def as_interactions(interactions: object, sample_weight: object, name: str = "interactions"
+                    ) -> Interactions:
+    """Convert interactions (any sparse format and numeric dtype) and the sample weights.
+
+    Parameters
+    ----------
+    interactions : scipy.sparse matrix
+        Stored entries are training examples, duplicates included (as in LightFM).
+    sample_weight : scipy.sparse.coo_matrix or None
+        Must have exactly the coordinates of ``interactions.tocoo()``, in the same order.
+
+    Raises
+    ------
+    ValueError
+        Non-sparse input, NaN/inf, more than 2**31-1 entries, bad sample weights.
+    """
+    check_sparse(interactions, name)
+    coo = interactions.tocoo()
+    check_nnz(coo, name)
+    values = np.ascontiguousarray(coo.data, dtype=FLOAT)
+    check_finite(values, name)
+    user_ids = np.ascontiguousarray(coo.row, dtype=INDEX)
+    item_ids = np.ascontiguousarray(coo.col, dtype=INDEX)
+    if sample_weight is None:
+        weights = np.ones(values.shape[0], dtype=FLOAT)
+    else:
+        if not sp.issparse(sample_weight) or sample_weight.format != "coo":
+            raise ValueError(
+                "Sample_weight must be a COO matrix with the coordinates of the interactions "
+                f"(e.g. interactions.tocoo() with new data); got {_describe(sample_weight)}"
+                + (f" in {sample_weight.format} format" if sp.issparse(sample_weight) else "")
+                + "."
+            )
+        if sample_weight.shape != coo.shape:
+            raise ValueError(
+                "Sample weight and interactions matrices must be the same shape: "
+                f"sample_weight is {sample_weight.shape}, {name} is {coo.shape}."
+            )
+        if (sample_weight.nnz != coo.nnz
+                or not np.array_equal(sample_weight.row, coo.row)
+                or not np.array_equal(sample_weight.col, coo.col)):
+            raise ValueError(
+                "Sample weight and interaction matrix entries must be in the same order: "
+                f"sample_weight has {sample_weight.nnz} entries and {name} {coo.nnz}; build "
+                "the weights from interactions.tocoo() so that row and col match exactly."
+            )
+        weights = np.ascontiguousarray(sample_weight.data, dtype=FLOAT)
+        check_finite(weights, "sample_weight")
+        if (weights < 0).any():
+            raise ValueError(
+                f"sample_weight must be non-negative; got a minimum of {weights.min()}."
+            )
+    return Interactions(coo.shape, user_ids, item_ids, values, weights)
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """A feature matrix in kernel form; ``identity=True`` means no CSR is used."""
+
+    n_rows: int
+    n_features: int
+    identity: bool
+    indptr: np.ndarray | None
+    indices: np.ndarray | None
+    data: np.ndarray | None
+
+    def kernel_args(self) -> tuple:
+        """``(indptr, indices, data)``, or three ``None`` for the identity fast path."""
+        if self.identity:
+            return None, None, None
+        return self.indptr, self.indices, self.data
+
+
+def identity_features(n: int) -> FeatureMatrix:
+    """The identity feature matrix of size ``n`` (fast path: no CSR arrays)."""
+    return FeatureMatrix(n, n, True, None, None, None)
+
+
+def as_features(features: object, name: str) -> FeatureMatrix:
+    """Convert a user/item feature matrix to CSR float32 / int32, detecting the identity."""
+    check_sparse(features, name)
+    csr = sp.csr_matrix(features)
+    check_nnz(csr, name)
+    data = np.ascontiguousarray(csr.data, dtype=FLOAT)
+    check_finite(data, name)
+    indptr = np.ascontiguousarray(csr.indptr, dtype=INDEX)
+    indices = np.ascontiguousarray(csr.indices, dtype=INDEX)
+    n_rows, n_features = csr.shape
+    if (n_rows == n_features and csr.nnz == n_rows and np.all(data == 1.0)
+            and np.array_equal(indices, np.arange(n_rows))
+            and np.array_equal(indptr, np.arange(n_rows + 1))):
+        return identity_features(n_rows)
+    return FeatureMatrix(n_rows, n_features, False, indptr, indices, data)
+
+
+def as_lookup(matrix: sp.spmatrix, positive_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, de-duplicated CSR ``(indptr, indices)`` of a matrix's stored entries.
+
+    With ``positive_only`` only entries with value > 0 are kept (the training positives).
+    """
+    coo = matrix.tocoo()
+    keep = coo.data > 0 if positive_only else np.ones(coo.nnz, dtype=bool)
+    lookup = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=FLOAT), (coo.row[keep], coo.col[keep])),
+        shape=coo.shape,
+    )
+    lookup.sum_duplicates()  # also sorts indices
+    return (np.ascontiguousarray(lookup.indptr, dtype=INDEX),
+            np.ascontiguousarray(lookup.indices, dtype=INDEX))
+
+
+def as_id_array(ids: object, name: str) -> np.ndarray:
+    """Convert user or item ids (list, tuple, array, or a scalar) to an int32 array."""
+    if isinstance(ids, (bool, np.bool_)):
+        raise ValueError(f"{name} must be integer ids, got a boolean.")
+    if isinstance(ids, (numbers.Integral, np.integer)):
+        ids = [int(ids)]
+    array = np.asarray(ids)
+    if array.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-dimensional sequence of integer ids, got shape {array.shape}."
+        )
+    if array.size == 0:
+        return np.zeros(0, dtype=INDEX)
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or not np.all(array == np.floor(array)):
+            raise ValueError(f"{name} must hold integer ids; got non-integer floats.")
+    elif array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer ids; got dtype {array.dtype} "
+            f"(first value {array.flat[0]!r})."
+        )
+    if array.min() < 0 or array.max() > _INT32_MAX:
+        raise ValueError(f"{name}: {NEGATIVE_IDS}")
+    return np.ascontiguousarray(array, dtype=INDEX)

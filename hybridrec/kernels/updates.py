@@ -1,0 +1,164 @@
+"""Adagrad / adadelta steps on the features of one row, and the L2 decay.
+
+Gradients follow LightFM: every active feature ``j`` (weight ``w_j``) of a row receives
+``w_j * g`` for its bias and ``w_j * scale * direction[c]`` for embedding component ``c``.
+
+* adagrad: ``lr_j = learning_rate / sqrt(G_j)``; ``theta_j -= lr_j * grad``;
+  ``G_j += grad**2`` (accumulated after the step; ``G`` starts at 1).
+* adadelta: ``G_j = rho G_j + (1 - rho) grad**2``;
+  ``lr_j = sqrt(M_j + eps) / sqrt(G_j + eps)``; ``delta = lr_j grad``;
+  ``M_j = rho M_j + (1 - rho) delta**2``; ``theta_j -= delta``.
+
+Both return the sum of the per-parameter learning rates they used, from which the
+caller derives the L2 decay of the step (see ``decay_parameters``).
+"""
+
+import numpy as np
+from numba import prange
+
+from . import _jit as jit
+
+
+@jit.serial
+def _adagrad_feature(feature, weight, direction, scale, bias_gradient, embeddings,
+                     embedding_accum, biases, bias_accum, learning_rate, track_lr):
+    d = embeddings.shape[1]
+    lr = np.float32(learning_rate)
+    step_scale = np.float32(weight * scale)
+    lr_sum = 0.0
+    if track_lr:
+        # A separate pass: a float64 reduction inside the update loop would stop it
+        # from being vectorised.
+        for c in range(d):
+            lr_sum += lr / np.sqrt(embedding_accum[feature, c])
+    for c in range(d):
+        grad = step_scale * direction[c]
+        accum = embedding_accum[feature, c]
+        embeddings[feature, c] -= (lr / np.sqrt(accum)) * grad
+        embedding_accum[feature, c] = accum + grad * grad
+    grad = np.float32(weight * bias_gradient)
+    accum = bias_accum[feature]
+    local_lr = lr / np.sqrt(accum)
+    biases[feature] -= local_lr * grad
+    bias_accum[feature] = accum + grad * grad
+    return lr_sum + local_lr
+
+
+@jit.serial
+def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddings,
+                      embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
+                      rho, epsilon, track_lr):
+    d = embeddings.shape[1]
+    rho32 = np.float32(rho)
+    one_minus_rho = np.float32(1.0 - rho)
+    eps = np.float32(epsilon)
+    step_scale = np.float32(weight * scale)
+    for c in range(d):
+        grad = step_scale * direction[c]
+        accum = rho32 * embedding_accum[feature, c] + one_minus_rho * grad * grad
+        embedding_accum[feature, c] = accum
+        local_lr = np.sqrt(embedding_momentum[feature, c] + eps) / np.sqrt(accum + eps)
+        delta = local_lr * grad
+        embedding_momentum[feature, c] = (
+            rho32 * embedding_momentum[feature, c] + one_minus_rho * delta * delta
+        )
+        embeddings[feature, c] -= delta
+    lr_sum = 0.0
+    if track_lr:
+        # The rate just used, recovered from the updated accumulators
+        # (sqrt(M_old + eps) is not kept, so this uses M_new: close enough for L2).
+        for c in range(d):
+            lr_sum += (np.sqrt(embedding_momentum[feature, c] + eps)
+                       / np.sqrt(embedding_accum[feature, c] + eps))
+    grad = np.float32(weight * bias_gradient)
+    accum = rho32 * bias_accum[feature] + one_minus_rho * grad * grad
+    bias_accum[feature] = accum
+    local_lr = np.sqrt(bias_momentum[feature] + eps) / np.sqrt(accum + eps)
+    delta = local_lr * grad
+    bias_momentum[feature] = rho32 * bias_momentum[feature] + one_minus_rho * delta * delta
+    biases[feature] -= delta
+    return lr_sum + local_lr
+
+
+@jit.serial
+def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
+               embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
+               bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr):
+    """Step every feature of ``row`` against its gradient.
+
+    Parameters
+    ----------
+    indptr, indices, data, row
+        The row's features (``None`` for the identity), as in
+        ``representation.compute_representation``.
+    direction : float32[d]
+        Embedding gradient direction; component ``c`` of the gradient is
+        ``scale * direction[c]`` (before the feature weight).
+    scale, bias_gradient : float
+        Scalar parts of the embedding and bias gradients.
+    embeddings, embedding_accum, embedding_momentum : float32[n_features, d]
+    biases, bias_accum, bias_momentum : float32[n_features]
+    learning_rate, rho, epsilon : float
+    adadelta : bool
+        Use adadelta (else adagrad; ``*_momentum`` then unused).
+    track_lr : bool
+        Sum the embedding learning rates (only needed for L2); else only the bias's
+        rate is counted.
+
+    Returns
+    -------
+    lr_sum : float
+        Sum of the per-parameter learning rates used (``d + 1`` per feature).
+    n_features : int
+        Number of features stepped.
+    """
+    if indptr is None:
+        # Fast path: the row is its own single feature with weight 1.
+        if adadelta:
+            lr_sum = _adadelta_feature(
+                row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
+                embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
+                rho, epsilon, track_lr,
+            )
+        else:
+            lr_sum = _adagrad_feature(
+                row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
+                embedding_accum, biases, bias_accum, learning_rate, track_lr,
+            )
+        return lr_sum, 1
+    lr_sum = 0.0
+    start = indptr[row]
+    stop = indptr[row + 1]
+    if adadelta:
+        for position in range(start, stop):
+            lr_sum += _adadelta_feature(
+                indices[position], data[position], direction, scale, bias_gradient,
+                embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
+                bias_momentum, rho, epsilon, track_lr,
+            )
+    else:
+        for position in range(start, stop):
+            lr_sum += _adagrad_feature(
+                indices[position], data[position], direction, scale, bias_gradient,
+                embeddings, embedding_accum, biases, bias_accum, learning_rate, track_lr,
+            )
+    return lr_sum, stop - start
+
+
+@jit.parallel
+def decay_parameters(embeddings, biases, factor):
+    """Multiply every embedding and bias of one side by ``factor`` (the pending L2 decay).
+
+    Parameters
+    ----------
+    embeddings : float32[n_features, d]
+    biases : float32[n_features]
+    factor : float
+        ``exp(-sum of log(1 + alpha * lr_avg))`` over the examples since the last call.
+    """
+    f = np.float32(factor)
+    n, d = embeddings.shape
+    for row in prange(n):
+        for c in range(d):
+            embeddings[row, c] *= f
+        biases[row] *= f

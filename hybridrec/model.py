@@ -1,0 +1,649 @@
+"""``hybridrec.LightFM``: a drop-in for ``lightfm.LightFM`` 1.17 on numba Hogwild kernels.
+
+The estimator owns the parameters, validation and the epoch loop; the arithmetic lives in
+``hybridrec.kernels`` and is chosen with a plain ``if`` on the loss name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _config
+from ._threads import check_num_threads, numba_threads
+from ._validation import (
+    FeatureMatrix,
+    Interactions,
+    as_features,
+    as_id_array,
+    as_interactions,
+    as_lookup,
+    check_sparse,
+    identity_features,
+)
+from .kernels import losses, scoring, updates
+
+__all__ = ["LightFM"]
+
+_DIVERGED = (
+    "Not all estimated parameters are finite, your model may have diverged. Try decreasing "
+    "the learning rate or normalising feature values and sample weights"
+)
+_NOT_FITTED = "You must fit the model before trying to obtain predictions."
+
+_PARAMETER_ARRAYS = (
+    "embeddings", "embedding_gradients", "embedding_momentum",
+    "biases", "bias_gradients", "bias_momentum",
+)
+
+
+def _make_generator(random_state: object) -> np.random.Generator:
+    """A numpy Generator from ``random_state`` (None, int, Generator or RandomState)."""
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(int(random_state))
+
+
+class LightFM:
+    """A hybrid latent representation recommender model (LightFM's model family).
+
+    Users and items are represented by the sums of the embeddings (and biases) of their
+    features; the score of a (user, item) pair is the dot product of the two
+    representations plus both biases. Without feature matrices every user and item is
+    its own single feature (the identity matrix), which is plain matrix factorisation.
+
+    Training is lock-free ("Hogwild") parallel SGD written as numba kernels.
+    ``num_threads=1`` with a fixed ``random_state`` is bit-for-bit reproducible; with
+    more threads results vary slightly from run to run.
+
+    Parameters
+    ----------
+    no_components : int, default 10
+        Dimensionality of the feature embeddings.
+    k : int, default 5
+        For WARP-kOS: the k-th positive of the ``n`` sampled is used.
+    n : int, default 10
+        For WARP-kOS: number of positives sampled per update.
+    learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
+    loss : {'logistic', 'bpr', 'warp', 'warp-kos'}, default 'logistic'
+        ``logistic`` treats stored values > 0 as positives and the rest as negatives;
+        ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only.
+    learning_rate : float, default 0.05
+        Initial learning rate of adagrad (unused by adadelta).
+    rho : float, default 0.95
+        Adadelta's decay, ``0 < rho < 1``.
+    epsilon : float, default 1e-6
+        Adadelta's conditioning constant, ``>= 0``.
+    item_alpha, user_alpha : float, default 0.0
+        L2 penalty on item / user feature embeddings and biases.
+    max_sampled : int, default 10
+        Maximum number of negatives WARP draws per positive.
+    random_state : int, numpy.random.Generator, numpy.random.RandomState or None
+        Seed or generator. Stored unmodified; the generator actually used is created at
+        the start of ``fit`` (so ``fit`` twice with an int seed gives identical models)
+        and kept as ``random_state_`` for ``fit_partial`` calls.
+
+    Attributes
+    ----------
+    item_embeddings : float32 array (n_item_features, no_components)
+    item_embedding_gradients, item_embedding_momentum : float32 arrays, same shape
+        Adagrad / adadelta accumulators.
+    item_biases : float32 array (n_item_features,)
+    item_bias_gradients, item_bias_momentum : float32 arrays, same shape
+    user_embeddings, user_embedding_gradients, user_embedding_momentum,
+    user_biases, user_bias_gradients, user_bias_momentum
+        The same for users. All are ``None`` until the model is fitted.
+    """
+
+    def __init__(
+        self,
+        no_components: int = 10,
+        k: int = 5,
+        n: int = 10,
+        learning_schedule: str = "adagrad",
+        loss: str = "logistic",
+        learning_rate: float = 0.05,
+        rho: float = 0.95,
+        epsilon: float = 1e-6,
+        item_alpha: float = 0.0,
+        user_alpha: float = 0.0,
+        max_sampled: int = 10,
+        random_state: object = None,
+    ) -> None:
+        self.no_components = no_components
+        self.k = k
+        self.n = n
+        self.learning_schedule = learning_schedule
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.rho = rho
+        self.epsilon = epsilon
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.max_sampled = max_sampled
+        self.random_state = random_state
+        # Fail fast, as LightFM does, but without converting anything (sklearn's rule).
+        self._validate_params()
+        self._reset_state()
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [name for name in signature.parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Get the estimator's hyper-parameters (scikit-learn protocol).
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Ignored (there are no nested estimators); kept for scikit-learn.
+
+        Returns
+        -------
+        dict
+            Parameter name to value, exactly as given to the constructor.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: object) -> LightFM:
+        """Set hyper-parameters (scikit-learn protocol); they are validated at ``fit``.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor parameter.
+        """
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key} for estimator {self}. Check the list of "
+                    "available parameters with `estimator.get_params().keys()`."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        changed = [
+            f"{name}={value!r}" for name, value in self.get_params().items()
+            if not (type(value) is type(defaults[name]) and value == defaults[name])
+        ]
+        return f"LightFM({', '.join(changed)})"
+
+    def _validate_params(self) -> None:
+        def integer(name: str, minimum: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an integer, got {value!r}.")
+            if value < minimum:
+                raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+
+        def real(name: str, low: float, low_inclusive: bool, high: float | None = None) -> None:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a number, got {value!r}.")
+            if not np.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value}.")
+            too_low = value < low if low_inclusive else value <= low
+            too_high = high is not None and value >= high
+            if too_low or too_high:
+                bound = (">= " if low_inclusive else "> ") + str(low)
+                if high is not None:
+                    bound += f" and < {high}"
+                raise ValueError(f"{name} must be {bound}, got {value}.")
+
+        if self.loss not in _config.LOSSES:
+            raise ValueError(f"loss must be one of {_config.LOSSES}, got {self.loss!r}.")
+        if self.learning_schedule not in _config.SCHEDULES:
+            raise ValueError(
+                f"learning_schedule must be one of {_config.SCHEDULES}, "
+                f"got {self.learning_schedule!r}."
+            )
+        integer("no_components", 1)
+        integer("k", 1)
+        integer("n", 1)
+        if self.k > self.n:
+            raise ValueError(
+                f"k must be <= n (the k-th of n sampled positives is used), got k={self.k}, "
+                f"n={self.n}."
+            )
+        if (isinstance(self.max_sampled, (bool, np.bool_))
+                or not isinstance(self.max_sampled, numbers.Integral) or self.max_sampled < 1):
+            raise ValueError(
+                f"max_sampled must be a positive integer, got {self.max_sampled!r}."
+            )
+        real("learning_rate", 0.0, False)
+        real("rho", 0.0, False, 1.0)
+        real("epsilon", 0.0, True)
+        real("item_alpha", 0.0, True)
+        real("user_alpha", 0.0, True)
+        rs = self.random_state
+        valid_seed = (isinstance(rs, numbers.Integral) and not isinstance(rs, (bool, np.bool_))
+                      and 0 <= rs < 2**63)
+        if not (rs is None or valid_seed
+                or isinstance(rs, (np.random.Generator, np.random.RandomState))):
+            raise ValueError(
+                "random_state must be None, a non-negative int, a numpy.random.Generator or a "
+                f"numpy.random.RandomState, got {rs!r}."
+            )
+
+    # ------------------------------------------------------------------ state
+    def _reset_state(self) -> None:
+        for side in ("item", "user"):
+            for suffix in _PARAMETER_ARRAYS:
+                setattr(self, f"{side}_{suffix}", None)
+        self.random_state_: np.random.Generator | None = None
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.item_embeddings is not None
+
+    def _check_initialized(self) -> None:
+        if self.item_embeddings is None or self.user_embeddings is None:
+            raise ValueError(_NOT_FITTED)
+
+    def _initialize(self, n_item_features: int, n_user_features: int) -> None:
+        rng = self.random_state_
+        d = self.no_components
+        # Items are drawn first, as in LightFM; U[-0.5, 0.5) / d.
+        for side, rows in (("item", n_item_features), ("user", n_user_features)):
+            embeddings = ((rng.random((rows, d), dtype=np.float32) - np.float32(0.5))
+                          / np.float32(d))
+            setattr(self, f"{side}_embeddings", np.ascontiguousarray(embeddings))
+            setattr(self, f"{side}_biases", np.zeros(rows, dtype=np.float32))
+            if self.learning_schedule == "adagrad":
+                setattr(self, f"{side}_embedding_gradients", np.ones((rows, d), np.float32))
+                setattr(self, f"{side}_bias_gradients", np.ones(rows, np.float32))
+            else:
+                setattr(self, f"{side}_embedding_gradients", np.zeros((rows, d), np.float32))
+                setattr(self, f"{side}_bias_gradients", np.zeros(rows, np.float32))
+            setattr(self, f"{side}_embedding_momentum", np.zeros((rows, d), np.float32))
+            setattr(self, f"{side}_bias_momentum", np.zeros(rows, np.float32))
+
+    def _side_arrays(self, side: str) -> list[np.ndarray]:
+        return [getattr(self, f"{side}_{suffix}") for suffix in _PARAMETER_ARRAYS]
+
+    def _check_finite(self) -> None:
+        for side in ("item", "user"):
+            for name in ("embeddings", "biases"):
+                if not np.isfinite(getattr(self, f"{side}_{name}")).all():
+                    raise ValueError(_DIVERGED)
+
+    # ------------------------------------------------------------------ features
+    def _embedding_rows(self, side: str) -> int | None:
+        embeddings = getattr(self, f"{side}_embeddings")
+        return None if embeddings is None else embeddings.shape[0]
+
+    def _features(self, features: object, side: str, n_rows: int, what: str) -> FeatureMatrix:
+        """Feature matrix for ``n_rows`` users/items, checked against the model's size.
+
+        ``what`` says where ``n_rows`` comes from, for error messages.
+        """
+        name = f"{side}_features"
+        if features is None:
+            matrix = identity_features(n_rows)
+        else:
+            matrix = as_features(features, name)
+            if matrix.n_rows < n_rows:
+                raise ValueError(
+                    f"Number of {side} feature rows does not equal the number of {side}s: "
+                    f"{name} has {matrix.n_rows} rows but {what} needs {n_rows} "
+                    f"(one row per {side})."
+                )
+        embedding_rows = self._embedding_rows(side)
+        if embedding_rows is not None and matrix.n_features > embedding_rows:
+            detail = (
+                f"{what} needs {n_rows} {side}s and no {name} were given, so each {side} is "
+                "its own feature"
+                if features is None
+                else f"{name} has {matrix.n_features} columns"
+            )
+            raise ValueError(
+                f"The {side} feature matrix specifies more features than there are estimated "
+                f"feature embeddings: {matrix.n_features} vs {embedding_rows}. ({detail}; the "
+                f"model was built with {embedding_rows} {side} features.)"
+            )
+        return matrix
+
+    # ------------------------------------------------------------------ training
+    def fit(self, interactions: sp.spmatrix, user_features: sp.spmatrix | None = None,
+            item_features: sp.spmatrix | None = None,
+            sample_weight: sp.coo_matrix | None = None, epochs: int = 1,
+            num_threads: int = 1, verbose: bool = False) -> LightFM:
+        """Fit the model from scratch (resetting any previous state).
+
+        Parameters
+        ----------
+        interactions : scipy.sparse matrix, shape (n_users, n_items)
+            Every stored entry is a training example (duplicates included). Values > 0
+            are positives; for the logistic loss values <= 0 are negatives.
+        user_features : scipy.sparse matrix, shape (>= n_users, n_user_features), optional
+            Each row holds the weights of a user's features. Default: identity.
+        item_features : scipy.sparse matrix, shape (>= n_items, n_item_features), optional
+        sample_weight : scipy.sparse.coo_matrix, optional
+            Per-interaction weights with exactly the coordinates (and order) of
+            ``interactions.tocoo()``. Not supported with ``loss='warp-kos'``.
+        epochs : int, default 1
+        num_threads : int, default 1
+            Parallel threads (at most ``numba.config.NUMBA_NUM_THREADS``).
+        verbose : bool, default False
+            Show a progress bar over epochs.
+
+        Returns
+        -------
+        LightFM
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            Invalid hyper-parameters or inputs, or divergence (non-finite parameters).
+        NotImplementedError
+            ``sample_weight`` with ``loss='warp-kos'``.
+        """
+        self._validate_params()
+        self._reset_state()
+        return self.fit_partial(interactions, user_features=user_features,
+                                item_features=item_features, sample_weight=sample_weight,
+                                epochs=epochs, num_threads=num_threads, verbose=verbose)
+
+    def fit_partial(self, interactions: sp.spmatrix, user_features: sp.spmatrix | None = None,
+                    item_features: sp.spmatrix | None = None,
+                    sample_weight: sp.coo_matrix | None = None, epochs: int = 1,
+                    num_threads: int = 1, verbose: bool = False) -> LightFM:
+        """Fit the model, resuming from its current state (initialising it on first call).
+
+        The matrices may not have more users, items or features than the model was built
+        with. Parameters and return value as in ``fit``.
+        """
+        self._validate_params()
+        if self.loss == "warp-kos" and sample_weight is not None:
+            raise NotImplementedError("k-OS loss with sample weights not implemented.")
+        if (isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral)
+                or epochs < 0):
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
+        num_threads = check_num_threads(num_threads)
+        data = as_interactions(interactions, sample_weight)
+        n_users, n_items = data.shape
+        user_matrix = self._features(user_features, "user", n_users, "interactions")
+        item_matrix = self._features(item_features, "item", n_items, "interactions")
+        if data.nnz == 0:
+            warnings.warn("interactions has no stored entries: the model is initialised but "
+                          "learns nothing.", UserWarning, stacklevel=2)
+
+        if self.random_state_ is None:
+            self.random_state_ = _make_generator(self.random_state)
+        if self.item_embeddings is None:
+            self._initialize(item_matrix.n_features, user_matrix.n_features)
+
+        extra = self._loss_arguments(data, n_items)
+        for _ in self._progress(epochs, verbose):
+            self._run_epoch(data, user_matrix, item_matrix, extra, num_threads)
+            self._check_finite()
+        return self
+
+    def _progress(self, epochs: int, verbose: bool) -> Iterable[int]:
+        if not verbose:
+            return range(epochs)
+        try:
+            from tqdm.auto import trange
+        except ImportError:  # tqdm is a dependency, but stay usable without it
+            def announce() -> Iterable[int]:
+                for epoch in range(epochs):
+                    print(f"Epoch {epoch}")
+                    yield epoch
+            return announce()
+        return trange(epochs, desc="Epoch")
+
+    def _loss_arguments(self, data: Interactions, n_items: int) -> tuple:
+        """The loss-specific trailing kernel arguments, built once per ``fit_partial``."""
+        if self.loss == "logistic":
+            return ()
+        positives = data.values > 0
+        lookup = sp.coo_matrix((data.values, (data.user_ids, data.item_ids)), shape=data.shape)
+        positives_indptr, positives_indices = as_lookup(lookup, positive_only=True)
+        if self.loss == "bpr":
+            negative_pool = np.ascontiguousarray(data.item_ids[positives])
+            return (positives_indptr, positives_indices, negative_pool,
+                    _config.BPR_MAX_REDRAWS)
+        warp = (positives_indptr, positives_indices, n_items, int(self.max_sampled),
+                _config.MAX_LOSS)
+        if self.loss == "warp":
+            return warp
+        return (*warp, int(self.k), int(self.n))
+
+    def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
+                   item_matrix: FeatureMatrix, extra: tuple, num_threads: int) -> None:
+        rng = self.random_state_
+        # Only examples that can produce an update are visited (better thread balance).
+        active = data.weights > 0
+        if self.loss != "logistic":
+            active &= data.values > 0
+        order = np.flatnonzero(active).astype(_config.INDEX)
+        rng.shuffle(order)
+        rng_states = rng.integers(1, 2**63, size=num_threads, dtype=np.uint64)
+        if order.shape[0] == 0:
+            return
+
+        kernel = {
+            "logistic": losses.fit_logistic,
+            "bpr": losses.fit_bpr,
+            "warp": losses.fit_warp,
+            "warp-kos": losses.fit_warp_kos,
+        }[self.loss]
+        regularised = self.item_alpha > 0 or self.user_alpha > 0
+        # L2 is applied as a decay of every parameter after each chunk of examples
+        # (exactly what per-example weight decay amounts to, without touching every
+        # parameter per example). Without L2 the whole epoch is one chunk.
+        n = order.shape[0]
+        chunk = n
+        if regularised:
+            chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
+        user_arrays = self._side_arrays("user")
+        item_arrays = self._side_arrays("item")
+        reg_log_decay = np.zeros((num_threads, 2), dtype=np.float64)
+        with numba_threads(num_threads):
+            for start in range(0, n, chunk):
+                reg_log_decay[:] = 0.0
+                kernel(data.user_ids, data.item_ids, data.values, data.weights,
+                       order[start:start + chunk],
+                       *user_matrix.kernel_args(), *item_matrix.kernel_args(),
+                       *user_arrays, *item_arrays,
+                       float(self.learning_rate), float(self.rho), float(self.epsilon),
+                       self.learning_schedule == "adadelta",
+                       float(self.user_alpha), float(self.item_alpha),
+                       rng_states, reg_log_decay, *extra)
+                if regularised:
+                    user_decay, item_decay = reg_log_decay.sum(axis=0)
+                    if user_decay > 0:
+                        updates.decay_parameters(self.user_embeddings, self.user_biases,
+                                                 float(np.exp(-user_decay)))
+                    if item_decay > 0:
+                        updates.decay_parameters(self.item_embeddings, self.item_biases,
+                                                 float(np.exp(-item_decay)))
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, user_ids: object, item_ids: object,
+                item_features: sp.spmatrix | None = None,
+                user_features: sp.spmatrix | None = None, num_threads: int = 1) -> np.ndarray:
+        """Scores of (user, item) pairs.
+
+        Parameters
+        ----------
+        user_ids : int or array-like of int
+            A single user id (Python or numpy integer) is paired with every item id.
+        item_ids : array-like of int
+        item_features, user_features : scipy.sparse matrix, optional
+            Feature matrices (note LightFM's order: items before users). Default: identity.
+        num_threads : int, default 1
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_pairs,)
+            ``user_repr . item_repr + user_bias + item_bias``.
+        """
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        scalar_user = isinstance(user_ids, (numbers.Integral, np.integer)) and not isinstance(
+            user_ids, (bool, np.bool_))
+        item_array = as_id_array(item_ids, "item_ids")
+        user_array = as_id_array(user_ids, "user_ids")
+        if scalar_user:
+            user_array = np.full(item_array.shape[0], user_array[0], dtype=_config.INDEX)
+        if user_array.shape[0] != item_array.shape[0]:
+            raise ValueError(
+                f"Expected the number of user IDs ({user_array.shape[0]}) to equal the number "
+                f"of item IDs ({item_array.shape[0]})"
+            )
+        out = np.empty(item_array.shape[0], dtype=np.float32)
+        if out.shape[0] == 0:
+            return out
+        user_matrix = self._id_features(user_features, "user", user_array)
+        item_matrix = self._id_features(item_features, "item", item_array)
+        with numba_threads(num_threads) as threads:
+            scoring.predict_pairs(user_array, item_array, *user_matrix.kernel_args(),
+                                  *item_matrix.kernel_args(), self.user_embeddings,
+                                  self.user_biases, self.item_embeddings, self.item_biases,
+                                  threads, out)
+        return out
+
+    def _id_features(self, features: object, side: str, ids: np.ndarray) -> FeatureMatrix:
+        """Feature matrix covering every id in ``ids`` (ids must index its rows)."""
+        largest = int(ids.max())
+        if features is None:
+            rows = self._embedding_rows(side)
+            if largest >= rows:
+                raise ValueError(
+                    f"{side}_ids contains id {largest}, but the model has {rows} {side} "
+                    f"embeddings (ids 0..{rows - 1}) and no {side}_features were given. "
+                    f"The {side} feature matrix specifies more features than there are "
+                    f"estimated feature embeddings: {largest + 1} vs {rows}."
+                )
+            return identity_features(rows)
+        return self._features(features, side, largest + 1, f"{side}_ids (largest id {largest})")
+
+    def predict_rank(self, test_interactions: sp.spmatrix,
+                     train_interactions: sp.spmatrix | None = None,
+                     item_features: sp.spmatrix | None = None,
+                     user_features: sp.spmatrix | None = None, num_threads: int = 1,
+                     check_intersections: bool = True) -> sp.csr_matrix:
+        """Rank of every test interaction among all items, train items excluded.
+
+        Parameters
+        ----------
+        test_interactions : scipy.sparse matrix, shape (n_users, n_items)
+            The entries whose ranks are wanted.
+        train_interactions : scipy.sparse matrix, same shape, optional
+            Items stored here for a user are left out of that user's ranking.
+        item_features, user_features : scipy.sparse matrix, optional
+        num_threads : int, default 1
+        check_intersections : bool, default True
+            Raise if train and test share entries.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of float32, same sparsity as ``test_interactions``
+            Rank 0 is the top. Ties count against the item (an all-zero model ranks
+            every item last).
+        """
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        check_sparse(test_interactions, "test_interactions")
+        test = sp.csr_matrix(test_interactions, dtype=np.float32)
+        test.sum_duplicates()
+        n_users, n_items = test.shape
+        if train_interactions is None:
+            train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
+        else:
+            check_sparse(train_interactions, "train_interactions")
+            if train_interactions.shape != test.shape:
+                raise ValueError(
+                    f"train_interactions has shape {train_interactions.shape} but "
+                    f"test_interactions has shape {test.shape}; they must match."
+                )
+            train = sp.csr_matrix(train_interactions, dtype=np.float32)
+            train.sum_duplicates()
+            if check_intersections:
+                shared = test.astype(bool).multiply(train.astype(bool)).nnz
+                if shared > 0:
+                    raise ValueError(
+                        f"Test interactions matrix and train interactions matrix share "
+                        f"{shared} interactions. This will cause incorrect evaluation, check "
+                        "your data split."
+                    )
+        ranks = np.zeros(test.nnz, dtype=np.float32)
+        if n_users == 0 or n_items == 0 or test.nnz == 0:
+            return sp.csr_matrix((ranks, test.indices, test.indptr), shape=test.shape)
+        user_matrix = self._id_features(user_features, "user", np.array([n_users - 1]))
+        item_matrix = self._id_features(item_features, "item", np.array([n_items - 1]))
+        with numba_threads(num_threads) as threads:
+            item_vectors, item_vector_biases = self._representations(item_matrix, "item",
+                                                                     n_items)
+            scoring.predict_ranks(
+                np.ascontiguousarray(test.indptr, dtype=_config.INDEX),
+                np.ascontiguousarray(test.indices, dtype=_config.INDEX),
+                np.ascontiguousarray(train.indptr, dtype=_config.INDEX),
+                np.ascontiguousarray(train.indices, dtype=_config.INDEX),
+                *user_matrix.kernel_args(), self.user_embeddings, self.user_biases,
+                item_vectors, item_vector_biases, threads, ranks)
+        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
+
+    def _representations(self, matrix: FeatureMatrix, side: str, n_rows: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        embeddings = getattr(self, f"{side}_embeddings")
+        out_embeddings = np.empty((n_rows, embeddings.shape[1]), dtype=np.float32)
+        out_biases = np.empty(n_rows, dtype=np.float32)
+        scoring.representations(*matrix.kernel_args(), n_rows, embeddings,
+                                getattr(self, f"{side}_biases"), out_embeddings, out_biases)
+        return out_embeddings, out_biases
+
+    def _get_representations(self, features: object, side: str
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        self._check_initialized()
+        biases = getattr(self, f"{side}_biases")
+        embeddings = getattr(self, f"{side}_embeddings")
+        if features is None:
+            return biases.copy(), embeddings.copy()
+        matrix = self._features(features, side, 0, f"{side}_features")
+        if matrix.identity:
+            return biases[: matrix.n_rows].copy(), embeddings[: matrix.n_rows].copy()
+        out_embeddings, out_biases = self._representations(matrix, side, matrix.n_rows)
+        return out_biases, out_embeddings
+
+    def get_user_representations(self, features: sp.spmatrix | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+        """User biases and embeddings, optionally through a user feature matrix.
+
+        Parameters
+        ----------
+        features : scipy.sparse matrix, shape (n_users, n_user_features), optional
+            Without it the per-feature parameters are returned.
+
+        Returns
+        -------
+        biases : float32 array (n,)
+        embeddings : float32 array (n, no_components)
+            ``features @ user_biases`` and ``features @ user_embeddings`` (copies).
+        """
+        return self._get_representations(features, "user")
+
+    def get_item_representations(self, features: sp.spmatrix | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Item biases and embeddings, optionally through an item feature matrix.
+
+        Parameters and returns as ``get_user_representations``.
+        """
+        return self._get_representations(features, "item")
