@@ -189,20 +189,20 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
     if isinstance(ids, (numbers.Integral, np.integer)):
         ids = [int(ids)]
     array = np.asarray(ids)
+    if array.size and array.dtype.kind == "f":
+        if not np.isfinite(array).all() or not np.all(array == np.floor(array)):
+            raise ValueError(f"{name} must hold integer ids; got non-integer floats.")
+    elif array.size and array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer ids; got dtype {array.dtype} "
+            f"(first value {array.flat[0]!r})."
+        )
     if array.ndim != 1:
         raise ValueError(
             f"{name} must be a 1-dimensional sequence of integer ids, got shape {array.shape}."
         )
     if array.size == 0:
         return np.zeros(0, dtype=INDEX)
-    if array.dtype.kind == "f":
-        if not np.isfinite(array).all() or not np.all(array == np.floor(array)):
-            raise ValueError(f"{name} must hold integer ids; got non-integer floats.")
-    elif array.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name} must hold integer ids; got dtype {array.dtype} "
-            f"(first value {array.flat[0]!r})."
-        )
     if array.min() < 0 or array.max() > _INT32_MAX:
         raise ValueError(f"{name}: {NEGATIVE_IDS}")
     return np.ascontiguousarray(array, dtype=INDEX)

@@ -1,0 +1,67 @@
+"""Accuracy regression on MovieLens 100k (u1.base / u1.test, all ratings as positives).
+
+Metrics are means over test users of precision@10 and AUC with the train items excluded
+from the ranking. Thresholds sit a little below what was measured with these exact
+settings (no_components=30, learning_rate=0.05, 10 epochs); LightFM 1.17 reaches, as a
+mean over seeds 0-2 on the same data (benchmarks/bench_accuracy.py): warp 0.476 / 0.930,
+bpr 0.422 / 0.865, logistic 0.292 / 0.862, warp-kos 0.452 / 0.896, hybrid warp
+0.459 / 0.921, warp+adadelta 0.445 / 0.921.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hybridrec import LightFM
+from hybridrec.metrics import auc_score, precision_at_k
+
+pytestmark = pytest.mark.accuracy
+
+# name: (model parameters, use genre item features, threads, min P@10, min AUC)
+CASES = {
+    "warp": (dict(loss="warp"), False, 1, 0.47, 0.925),
+    "warp-2-threads": (dict(loss="warp"), False, 2, 0.47, 0.925),
+    "bpr": (dict(loss="bpr"), False, 1, 0.41, 0.86),
+    "bpr-2-threads": (dict(loss="bpr"), False, 2, 0.41, 0.86),
+    "logistic": (dict(loss="logistic"), False, 1, 0.285, 0.855),
+    "warp-kos": (dict(loss="warp-kos"), False, 1, 0.44, 0.89),
+    "warp-adadelta": (dict(loss="warp", learning_schedule="adadelta"), False, 1, 0.44, 0.915),
+    "warp-hybrid-genres": (dict(loss="warp"), True, 1, 0.45, 0.915),
+    "warp-l2": (dict(loss="warp", item_alpha=1e-5, user_alpha=1e-5), False, 1, 0.47, 0.925),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_movielens_100k_accuracy(ml100k, name):
+    params, hybrid, threads, min_precision, min_auc = CASES[name]
+    item_features = ml100k["item_features"] if hybrid else None
+    train, test = ml100k["train"], ml100k["test"]
+    model = LightFM(no_components=30, learning_rate=0.05, random_state=0, **params)
+    model.fit(train, item_features=item_features, epochs=10, num_threads=threads)
+    precision = precision_at_k(model, test, train, k=10, item_features=item_features,
+                               num_threads=threads).mean()
+    auc = auc_score(model, test, train, item_features=item_features,
+                    num_threads=threads).mean()
+    assert precision > min_precision, f"{name}: P@10 {precision:.4f} <= {min_precision}"
+    assert auc > min_auc, f"{name}: AUC {auc:.4f} <= {min_auc}"
+
+
+def test_warp_max_sampled_one_still_learns_but_less(ml100k):
+    """Fewer negative draws per positive weaken WARP (sanity of the sampling loop)."""
+    train, test = ml100k["train"], ml100k["test"]
+    few = LightFM(loss="warp", no_components=30, max_sampled=1, random_state=0)
+    few.fit(train, epochs=3)
+    many = LightFM(loss="warp", no_components=30, random_state=0).fit(train, epochs=3)
+    auc_few = auc_score(few, test, train).mean()
+    auc_many = auc_score(many, test, train).mean()
+    assert 0.6 < auc_few < auc_many
+
+
+def test_excessive_regularisation_gives_near_chance(ml100k):
+    train, test = ml100k["train"], ml100k["test"]
+    for loss in ("logistic", "bpr", "warp", "warp-kos"):
+        model = LightFM(loss=loss, item_alpha=1.0, user_alpha=1.0, random_state=0)
+        model.fit(train, epochs=3, num_threads=2)
+        assert np.isfinite(model.item_embeddings).all()
+        assert auc_score(model, test, train).mean() < 0.9  # popularity-level at most

@@ -1,0 +1,202 @@
+"""Plain NumPy / Python reference implementations of the kernels (float64, one example
+at a time), written from the formulas in hybridrec.kernels' docstrings and LightFM's notes.
+
+Tests run a kernel and its reference on the same tiny problem, with the same example
+order and the same RNG seed, and compare every parameter array.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_MASK = (1 << 64) - 1
+
+
+def next_state(state: int) -> int:
+    state ^= state >> 12
+    state ^= (state << 25) & _MASK
+    state ^= state >> 27
+    return state
+
+
+def draw_below(state: int, bound: int) -> tuple[int, int]:
+    state = next_state(state)
+    value = ((state * 0x2545F4914F6CDD1D) & _MASK) >> 33
+    return state, value % bound
+
+
+class NaiveModel:
+    """Parameters in float64 with dense feature matrices."""
+
+    def __init__(self, params: dict[str, np.ndarray], user_features: np.ndarray,
+                 item_features: np.ndarray, learning_rate: float, rho: float, epsilon: float,
+                 adadelta: bool) -> None:
+        self.p = {name: value.astype(np.float64).copy() for name, value in params.items()}
+        self.features = {"user": user_features.astype(np.float64),
+                         "item": item_features.astype(np.float64)}
+        self.learning_rate = learning_rate
+        self.rho = rho
+        self.epsilon = epsilon
+        self.adadelta = adadelta
+
+    def representation(self, side: str, row: int) -> tuple[np.ndarray, float]:
+        weights = self.features[side][row]
+        return weights @ self.p[f"{side}_embeddings"], float(weights @ self.p[f"{side}_biases"])
+
+    def _step(self, value: float, grad: float, accum: float, momentum: float
+              ) -> tuple[float, float, float, float]:
+        """One scalar step; returns (value, accum, momentum, learning rate used)."""
+        if self.adadelta:
+            accum = self.rho * accum + (1 - self.rho) * grad * grad
+            rate = math.sqrt(momentum + self.epsilon) / math.sqrt(accum + self.epsilon)
+            delta = rate * grad
+            momentum = self.rho * momentum + (1 - self.rho) * delta * delta
+            return value - delta, accum, momentum, rate
+        rate = self.learning_rate / math.sqrt(accum)
+        return value - rate * grad, accum + grad * grad, momentum, rate
+
+    def update(self, side: str, row: int, direction: np.ndarray, scale: float,
+               bias_gradient: float) -> tuple[float, int]:
+        """Step every active feature of ``row``; returns (sum of rates, n features)."""
+        emb = self.p[f"{side}_embeddings"]
+        emb_acc = self.p[f"{side}_embedding_gradients"]
+        emb_mom = self.p[f"{side}_embedding_momentum"]
+        bias = self.p[f"{side}_biases"]
+        bias_acc = self.p[f"{side}_bias_gradients"]
+        bias_mom = self.p[f"{side}_bias_momentum"]
+        rate_sum = 0.0
+        active = np.flatnonzero(self.features[side][row])
+        for feature in active:
+            weight = self.features[side][row, feature]
+            for c in range(emb.shape[1]):
+                grad = weight * scale * direction[c]
+                (emb[feature, c], emb_acc[feature, c], emb_mom[feature, c],
+                 rate) = self._step(emb[feature, c], grad, emb_acc[feature, c],
+                                    emb_mom[feature, c])
+                rate_sum += rate
+            grad = weight * bias_gradient
+            bias[feature], bias_acc[feature], bias_mom[feature], rate = self._step(
+                bias[feature], grad, bias_acc[feature], bias_mom[feature])
+            rate_sum += rate
+        return rate_sum, len(active)
+
+    def pairwise_update(self, g: float, user: int, positive: int, negative: int,
+                        user_repr: np.ndarray, positive_repr: np.ndarray,
+                        negative_repr: np.ndarray) -> tuple[float, int]:
+        r1, n1 = self.update("item", positive, user_repr, -g, -g)
+        r2, n2 = self.update("item", negative, user_repr, g, g)
+        r3, n3 = self.update("user", user, negative_repr - positive_repr, g, g)
+        return r1 + r2 + r3, n1 + n2 + n3
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _positives(user_ids, item_ids, values, n_users) -> list[set]:
+    sets = [set() for _ in range(n_users)]
+    for u, i, v in zip(user_ids, item_ids, values):
+        if v > 0:
+            sets[u].add(int(i))
+    return sets
+
+
+def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights, order,
+              n_users: int, n_items: int, seed: int, *, max_sampled: int = 10,
+              k: int = 5, n: int = 10, max_loss: float = 10.0, max_redraws: int = 64,
+              user_alpha: float = 0.0, item_alpha: float = 0.0) -> tuple[float, float]:
+    """One serial epoch of ``loss`` over ``order``; returns the (user, item) log-decay."""
+    d = model.p["item_embeddings"].shape[1]
+    positives = _positives(user_ids, item_ids, values, n_users)
+    pool = [int(i) for i, v in zip(item_ids, values) if v > 0]
+    sorted_positives = [sorted(s) for s in positives]
+    state = seed
+    log_decay = [0.0, 0.0]
+
+    def record(rate_sum: float, n_features: int) -> None:
+        if n_features and (user_alpha > 0 or item_alpha > 0):
+            avg = rate_sum / ((d + 1) * n_features)
+            log_decay[0] += math.log1p(user_alpha * avg)
+            log_decay[1] += math.log1p(item_alpha * avg)
+
+    def warp_search(user, u_repr, positive_score):
+        nonlocal state
+        for sampled in range(1, max_sampled + 1):
+            state, negative = draw_below(state, n_items)
+            neg_repr, neg_bias = model.representation("item", negative)
+            if neg_repr @ u_repr + neg_bias > positive_score - 1.0:
+                if negative in positives[user]:
+                    continue
+                return negative, sampled, neg_repr
+        return -1, max_sampled, None
+
+    for i in order:
+        weight = float(weights[i])
+        if weight == 0.0:
+            continue
+        user, item = int(user_ids[i]), int(item_ids[i])
+        if loss == "logistic":
+            u_repr, u_bias = model.representation("user", user)
+            i_repr, i_bias = model.representation("item", item)
+            score = u_repr @ i_repr + u_bias + i_bias
+            g = weight * (_sigmoid(score) - (1.0 if values[i] > 0 else 0.0))
+            r1, n1 = model.update("item", item, u_repr, g, g)
+            r2, n2 = model.update("user", user, i_repr, g, g)
+            record(r1 + r2, n1 + n2)
+            continue
+        if not values[i] > 0:
+            continue
+        if loss == "bpr":
+            negative = item
+            for _ in range(max_redraws):
+                state, r = draw_below(state, len(pool))
+                negative = pool[r]
+                if negative not in positives[user]:
+                    break
+            u_repr, _ = model.representation("user", user)
+            p_repr, p_bias = model.representation("item", item)
+            n_repr, n_bias = model.representation("item", negative)
+            x = (u_repr @ p_repr + p_bias) - (u_repr @ n_repr + n_bias)
+            g = weight * (1.0 - _sigmoid(x))
+            record(*model.pairwise_update(g, user, item, negative, u_repr, p_repr, n_repr))
+            continue
+        u_repr, _ = model.representation("user", user)
+        if loss == "warp":
+            positive = item
+        else:  # warp-kos
+            row = sorted_positives[user]
+            drawn = []
+            for m in range(min(n, len(row))):
+                state, r = draw_below(state, len(row))
+                candidate = row[r]
+                c_repr, c_bias = model.representation("item", candidate)
+                drawn.append((u_repr @ c_repr + c_bias, m, candidate))
+            # Descending score; ties keep the earlier draw first (the kernel's insertion
+            # sort is stable for equal scores).
+            drawn.sort(key=lambda t: (-t[0], t[1]))
+            positive = drawn[min(k, len(drawn)) - 1][2]
+        p_repr, p_bias = model.representation("item", positive)
+        positive_score = u_repr @ p_repr + p_bias
+        negative, sampled, n_repr = warp_search(user, u_repr, positive_score)
+        if negative < 0:
+            continue
+        g = min(weight * math.log(max(1.0, math.floor((n_items - 1) / sampled))), max_loss)
+        record(*model.pairwise_update(g, user, positive, negative, u_repr, p_repr, n_repr))
+    return log_decay[0], log_decay[1]
+
+
+def ranks(scores: np.ndarray, test: list[list[int]], train: list[set]) -> list[list[float]]:
+    """LightFM's predict_rank: #(j != i, j not in train, score_j >= score_i)."""
+    out = []
+    for user, items in enumerate(test):
+        row = []
+        for item in items:
+            count = 0
+            for j in range(scores.shape[1]):
+                if j != item and j not in train[user] and scores[user, j] >= scores[user, item]:
+                    count += 1
+            row.append(float(count))
+        out.append(row)
+    return out
