@@ -108,7 +108,7 @@ def run_child(cache_dir: Path, data_dir: Path, n_threads: int) -> Run:
 
 
 def cache_size(cache_dir: Path) -> tuple[int, int]:
-    """Number of files and total bytes under ``cache_dir``.
+    """Count the files and total bytes under ``cache_dir``.
 
     Parameters
     ----------
