@@ -409,9 +409,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown
     str
     """
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
+        def md_line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+        lines = [md_line(headers), "|" + "---|" * len(headers)]
+        return "\n".join(lines + [md_line(row) for row in rows])
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     def line(cells: Sequence[str]) -> str:
         return "  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True))

@@ -289,7 +289,7 @@ def table_rows(configs: list[Config], results: Results, metric: str) -> list[lis
 
 
 HEADERS = ("config", "hybridrec mean", "hybridrec min", "LightFM mean", "LightFM min",
-           "hybridrec - LightFM", "metric check max|Δ|")
+           "hybridrec - LightFM", "metric check max abs diff")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -340,10 +340,11 @@ def main(argv: list[str] | None = None) -> None:
     seeds = list(range(args.seeds))
     results = run(configs, seeds, data, args.epochs, lightfm, lightfm_evaluation)
     for metric in METRICS:
-        print(f"\n{metric} on ml-100k u1.test (u1.base excluded), mean over test users; "
+        print(f"{metric} on ml-100k u1.test (u1.base excluded), mean over test users; "
               f"mean/min over seeds {seeds}; no_components={NO_COMPONENTS}, "
               f"learning_rate={LEARNING_RATE}, epochs={args.epochs}, num_threads=1\n")
-        print(format_table(HEADERS, table_rows(configs, results, metric), args.markdown))
+        print(format_table(HEADERS, table_rows(configs, results, metric), args.markdown),
+              end="\n\n")
 
 
 if __name__ == "__main__":

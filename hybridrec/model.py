@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _config
+from ._ranking import prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
 from ._validation import (
     FeatureMatrix,
@@ -23,7 +24,6 @@ from ._validation import (
     as_id_array,
     as_interactions,
     as_lookup,
-    check_sparse,
     identity_features,
 )
 from .kernels import losses, scoring, updates
@@ -561,49 +561,26 @@ class LightFM:
         """
         self._check_initialized()
         num_threads = check_num_threads(num_threads)
-        check_sparse(test_interactions, "test_interactions")
-        test = sp.csr_matrix(test_interactions, dtype=np.float32)
-        test.sum_duplicates()
+        test, train = prepare_test_train(test_interactions, train_interactions,
+                                         check_intersections)
         n_users, n_items = test.shape
-        if train_interactions is None:
-            train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
-        else:
-            check_sparse(train_interactions, "train_interactions")
-            if train_interactions.shape != test.shape:
-                raise ValueError(
-                    f"train_interactions has shape {train_interactions.shape} but "
-                    f"test_interactions has shape {test.shape}; they must match."
-                )
-            train = sp.csr_matrix(train_interactions, dtype=np.float32)
-            train.sum_duplicates()
-            if check_intersections:
-                shared = test.astype(bool).multiply(train.astype(bool)).nnz
-                if shared > 0:
-                    raise ValueError(
-                        f"Test interactions matrix and train interactions matrix share "
-                        f"{shared} interactions. This will cause incorrect evaluation, check "
-                        "your data split."
-                    )
-        ranks = np.zeros(test.nnz, dtype=np.float32)
         if n_users == 0 or n_items == 0 or test.nnz == 0:
-            return sp.csr_matrix((ranks, test.indices, test.indptr), shape=test.shape)
+            return sp.csr_matrix((np.zeros(test.nnz, dtype=np.float32), test.indices,
+                                  test.indptr), shape=test.shape)
         user_matrix = self._id_features(user_features, "user", np.array([n_users - 1]))
         item_matrix = self._id_features(item_features, "item", np.array([n_items - 1]))
-        with numba_threads(num_threads) as threads:
-            item_vectors, item_vector_biases = self._representations(item_matrix, "item",
-                                                                     n_items)
-            scoring.predict_ranks(
-                np.ascontiguousarray(test.indptr, dtype=_config.INDEX),
-                np.ascontiguousarray(test.indices, dtype=_config.INDEX),
-                np.ascontiguousarray(train.indptr, dtype=_config.INDEX),
-                np.ascontiguousarray(train.indices, dtype=_config.INDEX),
-                *user_matrix.kernel_args(), self.user_embeddings, self.user_biases,
-                item_vectors, item_vector_biases, threads, ranks)
-        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
+        with numba_threads(num_threads):
+            user_vectors, _ = self._representations(user_matrix, "user", n_users)
+            item_vectors, item_biases = self._representations(item_matrix, "item", n_items)
+        result = rank_items(user_vectors, item_vectors, item_biases, test, train, num_threads)
+        return sp.csr_matrix((result.ranks, test.indices, test.indptr), shape=test.shape)
 
     def _representations(self, matrix: FeatureMatrix, side: str, n_rows: int
                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Representations of rows ``0 .. n_rows-1`` (views for the identity)."""
         embeddings = getattr(self, f"{side}_embeddings")
+        if matrix.identity:
+            return embeddings[:n_rows], getattr(self, f"{side}_biases")[:n_rows]
         out_embeddings = np.empty((n_rows, embeddings.shape[1]), dtype=np.float32)
         out_biases = np.empty(n_rows, dtype=np.float32)
         scoring.representations(*matrix.kernel_args(), n_rows, embeddings,
@@ -618,10 +595,8 @@ class LightFM:
         if features is None:
             return biases.copy(), embeddings.copy()
         matrix = self._features(features, side, 0, f"{side}_features")
-        if matrix.identity:
-            return biases[: matrix.n_rows].copy(), embeddings[: matrix.n_rows].copy()
         out_embeddings, out_biases = self._representations(matrix, side, matrix.n_rows)
-        return out_biases, out_embeddings
+        return out_biases.copy(), out_embeddings.copy()
 
     def get_user_representations(self, features: sp.spmatrix | None = None
                                  ) -> tuple[np.ndarray, np.ndarray]:

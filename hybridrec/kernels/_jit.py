@@ -15,3 +15,8 @@ from numba import njit
 serial = njit(cache=True, nogil=True, error_model="numpy")
 #: Parallel (prange) kernels; call them only from Python, never from another jitted function.
 parallel = njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+#: Serial helpers inlined into their callers at numba-IR level. The kernels pass ~30
+#: arrays; an out-of-line call marshals every array struct through the stack (~100 words
+#: per call), and LLVM will not inline the large vectorised update helpers by itself.
+#: Inlined, the None-specialisation still prunes (dead-branch pruning runs after inlining).
+inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")

@@ -17,8 +17,11 @@ from numba import prange
 
 from . import _jit as jit
 from ._rng import draw_below
-from .representation import compute_representation, contains_sorted, dot
+from .representation import compute_representation, contains_sorted, dot, prefetch_row
 from .updates import update_row
+
+#: How many examples ahead to prefetch.
+_AHEAD = 2
 
 
 @jit.serial
@@ -36,36 +39,14 @@ def _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_
 
 
 @jit.serial
-def _pairwise_update(g, user, positive, negative, user_repr, positive_repr, negative_repr,
-                     difference,
-                     user_indptr, user_indices, user_data,
-                     item_indptr, item_indices, item_data,
-                     user_embeddings, user_embedding_accum, user_embedding_momentum,
-                     user_biases, user_bias_accum, user_bias_momentum,
-                     item_embeddings, item_embedding_accum, item_embedding_momentum,
-                     item_biases, item_bias_accum, item_bias_momentum,
-                     learning_rate, rho, epsilon, adadelta, track_lr):
-    """LightFM's ``warp_update``: push ``positive`` up and ``negative`` down for ``user``.
-
-    The loss gradient ``g >= 0`` is the weight of the violated pair. All three gradients
-    use the representations computed before this step.
-    """
-    for c in range(difference.shape[0]):
-        difference[c] = negative_repr[c] - positive_repr[c]
-    lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
-                           user_repr, -g, -g, item_embeddings, item_embedding_accum,
-                           item_embedding_momentum, item_biases, item_bias_accum,
-                           item_bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr)
-    lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
-                           user_repr, g, g, item_embeddings, item_embedding_accum,
-                           item_embedding_momentum, item_biases, item_bias_accum,
-                           item_bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr)
-    # The user bias gets +g as in LightFM (it cancels in every pairwise comparison).
-    lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                           difference, g, g, user_embeddings, user_embedding_accum,
-                           user_embedding_momentum, user_biases, user_bias_accum,
-                           user_bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr)
-    return lr_p + lr_n + lr_u, n_p + n_n + n_u
+def _prefetch_example(user, item, user_indptr, item_indptr,
+                      user_embeddings, user_embedding_accum, user_biases, user_bias_accum,
+                      item_embeddings, item_embedding_accum, item_biases, item_bias_accum):
+    """Prefetch the rows an example will read and update (identity sides only)."""
+    prefetch_row(user_indptr, user, user_embeddings, user_biases, True)
+    prefetch_row(user_indptr, user, user_embedding_accum, user_bias_accum, True)
+    prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
+    prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
 
 
 @jit.parallel
@@ -110,7 +91,14 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
         item_repr = np.empty(d, dtype=np.float32)
-        for k in range((block * n) // n_blocks, ((block + 1) * n) // n_blocks):
+        stop = ((block + 1) * n) // n_blocks
+        for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD < stop:
+                ahead = order[k + _AHEAD]
+                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                  user_embeddings, user_embedding_accum, user_biases,
+                                  user_bias_accum, item_embeddings, item_embedding_accum,
+                                  item_biases, item_bias_accum)
             i = order[k]
             weight = weights[i]
             if weight == 0.0:
@@ -174,7 +162,14 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
         state = rng_states[block]
-        for k in range((block * n) // n_blocks, ((block + 1) * n) // n_blocks):
+        stop = ((block + 1) * n) // n_blocks
+        for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD < stop:
+                ahead = order[k + _AHEAD]
+                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                  user_embeddings, user_embedding_accum, user_biases,
+                                  user_bias_accum, item_embeddings, item_embedding_accum,
+                                  item_biases, item_bias_accum)
             i = order[k]
             weight = weights[i]
             if weight == 0.0 or not values[i] > 0.0:
@@ -200,21 +195,35 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             difference_score = (dot(user_repr, positive_repr) + positive_bias
                                 - dot(user_repr, negative_repr) - negative_bias)
             g = weight * (1.0 - _sigmoid(difference_score))
-            lr_sum, n_features = _pairwise_update(
-                g, user, positive, negative, user_repr, positive_repr, negative_repr,
-                difference,
-                user_indptr, user_indices, user_data,
-                item_indptr, item_indices, item_data,
-                user_embeddings, user_embedding_accum, user_embedding_momentum,
-                user_biases, user_bias_accum, user_bias_momentum,
-                item_embeddings, item_embedding_accum, item_embedding_momentum,
-                item_biases, item_bias_accum, item_bias_momentum,
-                learning_rate, rho, epsilon, adadelta, track_lr)
+            # LightFM's warp_update: push positive up and negative down for user (g >= 0
+            # weighs the violated pair; all gradients use the pre-step representations;
+            # the user bias gets +g as in LightFM, it cancels in every comparison).
+            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+            # more in argument passing than the update itself.
+            for c in range(d):
+                difference[c] = negative_repr[c] - positive_repr[c]
+            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                   user_repr, g, g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                   difference, g, g, user_embeddings, user_embedding_accum,
+                                   user_embedding_momentum, user_biases, user_bias_accum,
+                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_sum = lr_p + lr_n + lr_u
+            n_features = n_p + n_n + n_u
             _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
         rng_states[block] = state
 
 
-@jit.serial
+@jit.inline
 def _warp_search(state, user, positive, positive_score, user_repr, negative_repr,
                  item_indptr, item_indices, item_data,
                  item_embeddings, item_biases, positives_indices, row_start, row_stop,
@@ -225,7 +234,15 @@ def _warp_search(state, user, positive, positive_score, user_repr, negative_repr
     ``max_sampled`` draws. A violating draw that is a positive of the user is rejected
     but still counts as a draw (LightFM's rule).
     """
+    # Look two draws ahead (same stream, so the same draws) and prefetch that candidate's
+    # row: each draw is a random row, i.e. a cache miss, and this overlaps them.
+    ahead, candidate = draw_below(state, n_items)
+    prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
+    ahead, candidate = draw_below(ahead, n_items)
+    prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
     for sampled in range(1, max_sampled + 1):
+        ahead, candidate = draw_below(ahead, n_items)
+        prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
         state, negative = draw_below(state, n_items)
         negative_bias = compute_representation(item_indptr, item_indices, item_data,
                                                negative, item_embeddings,
@@ -279,7 +296,14 @@ def fit_warp(user_ids, item_ids, values, weights, order,
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
         state = rng_states[block]
-        for k in range((block * n) // n_blocks, ((block + 1) * n) // n_blocks):
+        stop = ((block + 1) * n) // n_blocks
+        for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD < stop:
+                ahead = order[k + _AHEAD]
+                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                  user_embeddings, user_embedding_accum, user_biases,
+                                  user_bias_accum, item_embeddings, item_embedding_accum,
+                                  item_biases, item_bias_accum)
             i = order[k]
             weight = weights[i]
             if weight == 0.0 or not values[i] > 0.0:
@@ -300,16 +324,30 @@ def fit_warp(user_ids, item_ids, values, weights, order,
             if negative < 0:
                 continue
             g = _warp_loss(n_items, sampled, weight, max_loss)
-            lr_sum, n_features = _pairwise_update(
-                g, user, positive, negative, user_repr, positive_repr, negative_repr,
-                difference,
-                user_indptr, user_indices, user_data,
-                item_indptr, item_indices, item_data,
-                user_embeddings, user_embedding_accum, user_embedding_momentum,
-                user_biases, user_bias_accum, user_bias_momentum,
-                item_embeddings, item_embedding_accum, item_embedding_momentum,
-                item_biases, item_bias_accum, item_bias_momentum,
-                learning_rate, rho, epsilon, adadelta, track_lr)
+            # LightFM's warp_update: push positive up and negative down for user (g >= 0
+            # weighs the violated pair; all gradients use the pre-step representations;
+            # the user bias gets +g as in LightFM, it cancels in every comparison).
+            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+            # more in argument passing than the update itself.
+            for c in range(d):
+                difference[c] = negative_repr[c] - positive_repr[c]
+            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                   user_repr, g, g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                   difference, g, g, user_embeddings, user_embedding_accum,
+                                   user_embedding_momentum, user_biases, user_bias_accum,
+                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_sum = lr_p + lr_n + lr_u
+            n_features = n_p + n_n + n_u
             _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
         rng_states[block] = state
 
@@ -387,15 +425,29 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             if negative < 0:
                 continue
             g = _warp_loss(n_items, sampled, weight, max_loss)
-            lr_sum, n_features = _pairwise_update(
-                g, user, positive, negative, user_repr, positive_repr, negative_repr,
-                difference,
-                user_indptr, user_indices, user_data,
-                item_indptr, item_indices, item_data,
-                user_embeddings, user_embedding_accum, user_embedding_momentum,
-                user_biases, user_bias_accum, user_bias_momentum,
-                item_embeddings, item_embedding_accum, item_embedding_momentum,
-                item_biases, item_bias_accum, item_bias_momentum,
-                learning_rate, rho, epsilon, adadelta, track_lr)
+            # LightFM's warp_update: push positive up and negative down for user (g >= 0
+            # weighs the violated pair; all gradients use the pre-step representations;
+            # the user bias gets +g as in LightFM, it cancels in every comparison).
+            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+            # more in argument passing than the update itself.
+            for c in range(d):
+                difference[c] = negative_repr[c] - positive_repr[c]
+            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                   user_repr, g, g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                   difference, g, g, user_embeddings, user_embedding_accum,
+                                   user_embedding_momentum, user_biases, user_bias_accum,
+                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   track_lr)
+            lr_sum = lr_p + lr_n + lr_u
+            n_features = n_p + n_n + n_u
             _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
         rng_states[block] = state

@@ -7,11 +7,18 @@ for ``None`` and prunes the CSR branch, so the identity path has no indirection 
 """
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from . import _jit as jit
 
+_DOT_LANES = 8
+_DOT_VECTORS = 2
 
-@jit.serial
+
+@jit.inline
 def compute_representation(indptr, indices, data, row, embeddings, biases, out):
     """Write the representation of ``row`` into ``out`` and return its bias.
 
@@ -48,27 +55,146 @@ def compute_representation(indptr, indices, data, row, embeddings, biases, out):
     return bias
 
 
+@intrinsic
+def _dot_f32(typingctx, a, b):
+    """Dot product of two contiguous float32 vectors (see ``dot``), as explicit vector IR.
+
+    numba runs only LLVM's loop vectoriser (its SLP vectoriser is off by default), which
+    must not reorder a float reduction, so scalar partial sums stay scalar; vector IR is
+    the way to get a fixed-order vector reduction without fast-math.
+    """
+    if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == types.float32
+               and x.layout == "C" for x in (a, b)):
+        return None
+    sig = types.float64(a, b)
+
+    def codegen(context, builder, signature, args):
+        first = context.make_array(signature.args[0])(context, builder, args[0])
+        second = context.make_array(signature.args[1])(context, builder, args[1])
+        n = builder.extract_value(first.shape, 0)
+        intp = context.get_value_type(types.intp)
+        f64 = ir.DoubleType()
+        v32 = ir.VectorType(ir.FloatType(), _DOT_LANES)
+        v64 = ir.VectorType(f64, _DOT_LANES)
+        zero = ir.Constant(v64, [0.0] * _DOT_LANES)
+        accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(_DOT_VECTORS)]
+        tail = cgutils.alloca_once_value(builder, ir.Constant(f64, 0.0))
+        step = _DOT_LANES * _DOT_VECTORS
+        n_steps = builder.sdiv(n, intp(step))
+
+        def load_vector(array, index):
+            pointer = builder.bitcast(builder.gep(array.data, [index]), v32.as_pointer())
+            value = builder.load(pointer)
+            value.align = 4
+            return value
+
+        with cgutils.for_range(builder, n_steps) as loop:
+            base = builder.mul(loop.index, intp(step))
+            for v, accumulator in enumerate(accumulators):
+                index = builder.add(base, intp(v * _DOT_LANES))
+                # float32 products (as the scalar a[c] * b[c]), summed in float64.
+                product = builder.fmul(load_vector(first, index), load_vector(second, index))
+                builder.store(builder.fadd(builder.load(accumulator),
+                                           builder.fpext(product, v64)), accumulator)
+        with cgutils.for_range_slice(builder, builder.mul(n_steps, intp(step)), n, intp(1),
+                                     inc=True) as (index, _):
+            x = builder.load(builder.gep(first.data, [index]))
+            y = builder.load(builder.gep(second.data, [index]))
+            builder.store(builder.fadd(builder.load(tail), builder.fpext(builder.fmul(x, y), f64)),
+                          tail)
+        total = builder.load(accumulators[0])
+        for accumulator in accumulators[1:]:
+            total = builder.fadd(total, builder.load(accumulator))
+        lanes = [builder.extract_element(total, ir.Constant(ir.IntType(32), j))
+                 for j in range(_DOT_LANES)]
+        while len(lanes) > 1:  # fixed pairwise tree: (0+4, 1+5, ...), then (0+2, 1+3), ...
+            half = len(lanes) // 2
+            lanes = [builder.fadd(lanes[j], lanes[j + half]) for j in range(half)]
+        return builder.fadd(lanes[0], builder.load(tail))
+
+    return sig, codegen
+
+
 @jit.serial
 def dot(a, b):
-    """Dot product of two float32 vectors, accumulated in float64 in four lanes.
+    """Dot product of two contiguous float32 vectors, accumulated in float64.
 
-    Four independent partial sums break the add-latency chain (a 2-3x speed-up at d=64)
-    while the summation order stays fixed, so results are reproducible.
+    Products are float32 (as ``a[c] * b[c]``); they are summed into 2 x 8 float64 lanes
+    (element ``c`` goes to lane ``c % 16``), the two 8-lane vectors are added and the 8
+    lanes reduced by a fixed pairwise tree; elements past the last multiple of 16 are
+    summed separately and added last. The order is fixed, so results are reproducible
+    (and 2x faster than four scalar lanes at d=64).
     """
-    n = a.shape[0]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    stop4 = n - n % 4
-    for c in range(0, stop4, 4):
-        s0 += a[c] * b[c]
-        s1 += a[c + 1] * b[c + 1]
-        s2 += a[c + 2] * b[c + 2]
-        s3 += a[c + 3] * b[c + 3]
-    for c in range(stop4, n):
-        s0 += a[c] * b[c]
-    return (s0 + s1) + (s2 + s3)
+    return _dot_f32(a, b)
+
+
+def _prefetch_codegen(write):
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        indices = [context.cast(builder, value, ty, types.intp)
+                   for value, ty in zip(args[1:], signature.args[1:])]
+        pointer = cgutils.get_item_pointer2(
+            context, builder, data=array.data,
+            shape=cgutils.unpack_tuple(builder, array.shape),
+            strides=cgutils.unpack_tuple(builder, array.strides),
+            layout=array_type.layout, inds=indices, wraparound=False)
+        i32 = ir.IntType(32)
+        i8p = ir.IntType(8).as_pointer()
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        # (address, rw, locality 3 = keep in all cache levels, data cache)
+        builder.call(function, [builder.bitcast(pointer, i8p), i32(int(write)), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return codegen
+
+
+def _make_prefetch(write, ndim):
+    def typer(typingctx, array, *indices):
+        if not (isinstance(array, types.Array) and array.ndim == ndim
+                and all(isinstance(i, types.Integer) for i in indices)):
+            return None
+        return types.void(array, *indices), _prefetch_codegen(write)
+
+    if ndim == 1:
+        def prefetch(typingctx, array, index):
+            return typer(typingctx, array, index)
+    else:
+        def prefetch(typingctx, array, row, column):
+            return typer(typingctx, array, row, column)
+    return intrinsic(prefetch)
+
+
+# Hints to the cache to load ``array[index]`` / ``array[row, column]`` (no effect on the
+# program's results), for reading or for a location about to be written.
+prefetch_read_1d = _make_prefetch(False, 1)
+prefetch_read_2d = _make_prefetch(False, 2)
+prefetch_write_1d = _make_prefetch(True, 1)
+prefetch_write_2d = _make_prefetch(True, 2)
+
+
+@jit.serial
+def prefetch_row(indptr, row, embeddings, biases, write):
+    """Start loading the parameters of ``row`` (identity features only; else a no-op).
+
+    Rows are visited in random order, so every row is a cache miss: issuing the loads
+    for a row that will be needed soon overlaps the miss with the current work.
+    """
+    if indptr is None:
+        d = embeddings.shape[1]
+        if d == 0:
+            return
+        if write:
+            for c in range(0, d, 16):  # 16 float32 = one 64-byte line
+                prefetch_write_2d(embeddings, row, c)
+            prefetch_write_2d(embeddings, row, d - 1)  # rows need not be line-aligned
+            prefetch_write_1d(biases, row)
+        else:
+            for c in range(0, d, 16):
+                prefetch_read_2d(embeddings, row, c)
+            prefetch_read_2d(embeddings, row, d - 1)
+            prefetch_read_1d(biases, row)
 
 
 @jit.serial

@@ -54,90 +54,88 @@ def representations(indptr, indices, data, n_rows, embeddings, biases,
 
 
 @jit.serial
-def _user_ranks(scores, test_indices, test_start, test_stop, train_indices, train_start,
-                train_stop, n_items, ranks, work):
-    """Ranks of the user's test items among the items not in its train row.
+def _insert_top(top_scores, top_items, filled, score, item):
+    """Insert (score, item) into the descending top list if it belongs there.
 
-    rank(i) = #{j != i, j not in train : score_j >= score_i} (ties count against ``i``).
+    Ties keep the lower item index first (items arrive in increasing index order).
+    Returns the new fill count.
     """
-    n_test = test_stop - test_start
-    if n_test * 16 < n_items:
-        # Few test items: one pass over all items per test item is cheapest.
-        for t in range(test_start, test_stop):
-            item = test_indices[t]
-            threshold = scores[item]
-            count = 0
-            for j in range(n_items):
-                if scores[j] >= threshold:
-                    count += 1
-            # Remove the item itself and train items that were counted.
-            if not contains_sorted(train_indices, train_start, train_stop, item):
-                count -= 1
-            for q in range(train_start, train_stop):
-                if scores[train_indices[q]] >= threshold:
-                    count -= 1
-            ranks[t] = count
-        return
-    # Many test items: sort the candidate scores once, then binary-search each one.
-    m = 0
-    q = train_start
-    for j in range(n_items):
-        while q < train_stop and train_indices[q] < j:
-            q += 1
-        if q < train_stop and train_indices[q] == j:
-            continue
-        work[m] = scores[j]
-        m += 1
-    candidates = np.sort(work[:m])
-    for t in range(test_start, test_stop):
-        item = test_indices[t]
-        threshold = scores[item]
-        # number of candidates >= threshold
-        count = m - np.searchsorted(candidates, threshold, side="left")
-        if not contains_sorted(train_indices, train_start, train_stop, item):
-            count -= 1
-        ranks[t] = count
+    k = top_scores.shape[0]
+    if filled == k and not score > top_scores[k - 1]:
+        return filled
+    slot = filled if filled < k else k - 1
+    while slot > 0 and top_scores[slot - 1] < score:
+        top_scores[slot] = top_scores[slot - 1]
+        top_items[slot] = top_items[slot - 1]
+        slot -= 1
+    top_scores[slot] = score
+    top_items[slot] = item
+    return filled + 1 if filled < k else filled
 
 
 @jit.parallel
-def predict_ranks(test_indptr, test_indices, train_indptr, train_indices,
-                  user_indptr, user_indices, user_data,
-                  user_embeddings, user_biases, item_vectors, item_vector_biases,
-                  n_blocks, ranks):
-    """Rank of every stored test entry among the user's non-train items.
+def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_indices,
+               sort_threshold, ranks, top_items, top_scores):
+    """Ranks of test items and top-k lists for one block of users.
 
     Parameters
     ----------
+    scores : float32[B, n_items]
+        Scores of the block's users for every item; overwritten (train items become -inf).
+    users : int32[B]
+        User (row) index of each score row.
     test_indptr, test_indices : int32
-        Test interactions CSR (sorted rows); ``ranks`` is aligned with ``test_indices``.
+        Test interactions CSR, sorted rows. ``ranks`` is aligned with ``test_indices``.
     train_indptr, train_indices : int32
-        Train interactions CSR (sorted rows) whose items are excluded from ranking.
-    user_indptr, user_indices, user_data
-        User feature CSR, or ``None`` for the identity.
-    user_embeddings : float32[n_user_features, d]
-    user_biases : float32[n_user_features]
-    item_vectors : float32[n_items, d]
-        Item representations (precomputed once).
-    item_vector_biases : float32[n_items]
-    n_blocks : int
+        Items to exclude, CSR with sorted rows.
+    sort_threshold : int
+        Users with more test items than this are ranked by sorting their scores once
+        (O(n log n)); others by a vectorised count per test item (O(n) each).
     ranks : float32[nnz_test]
+        Receives, for each test entry of the block's users,
+        #{j != i, j not in train : score_j >= score_i} (ties count against the item).
+    top_items : int32[B, k]
+        Receives the k best non-train items per user (-1 where fewer exist); k may be 0.
+    top_scores : float32[B, k]
+        Their scores.
     """
-    n_users = test_indptr.shape[0] - 1
-    n_items = item_vectors.shape[0]
-    d = item_vectors.shape[1]
-    for block in prange(n_blocks):
-        user_repr = np.empty(d, dtype=np.float32)
-        scores = np.empty(n_items, dtype=np.float32)
-        work = np.empty(n_items, dtype=np.float32)
-        for user in range((block * n_users) // n_blocks, ((block + 1) * n_users) // n_blocks):
-            test_start = test_indptr[user]
-            test_stop = test_indptr[user + 1]
-            if test_stop == test_start:
-                continue
-            user_bias = compute_representation(user_indptr, user_indices, user_data,
-                                               user, user_embeddings,
-                                               user_biases, user_repr)
+    n_items = scores.shape[1]
+    k = top_items.shape[1]
+    for b in prange(scores.shape[0]):
+        user = users[b]
+        row = scores[b]
+        test_start = test_indptr[user]
+        test_stop = test_indptr[user + 1]
+        train_start = train_indptr[user]
+        train_stop = train_indptr[user + 1]
+        # Keep the test items' own scores before the train items are masked.
+        for t in range(test_start, test_stop):
+            ranks[t] = row[test_indices[t]]
+        for q in range(train_start, train_stop):
+            row[train_indices[q]] = -np.inf
+        n_test = test_stop - test_start
+        if n_test > sort_threshold:
+            ordered = np.sort(row)
+        else:
+            ordered = row[:0]
+        for t in range(test_start, test_stop):
+            threshold = ranks[t]
+            if n_test > sort_threshold:
+                count = n_items - np.searchsorted(ordered, threshold, side="left")
+            else:
+                count = 0
+                for j in range(n_items):
+                    if row[j] >= threshold:
+                        count += 1
+            # The item counted itself unless it is a train item (then it was masked).
+            if not contains_sorted(train_indices, train_start, train_stop, test_indices[t]):
+                count -= 1
+            ranks[t] = count
+        if k > 0:
+            filled = 0
             for j in range(n_items):
-                scores[j] = dot(user_repr, item_vectors[j]) + user_bias + item_vector_biases[j]
-            _user_ranks(scores, test_indices, test_start, test_stop, train_indices,
-                        train_indptr[user], train_indptr[user + 1], n_items, ranks, work)
+                if row[j] > -np.inf:
+                    filled = _insert_top(top_scores[b], top_items[b], filled, row[j], j)
+            for slot in range(filled, k):
+                top_items[b, slot] = -1
+                top_scores[b, slot] = -np.inf

@@ -19,7 +19,7 @@ from numba import prange
 from . import _jit as jit
 
 
-@jit.serial
+@jit.inline
 def _adagrad_feature(feature, weight, direction, scale, bias_gradient, embeddings,
                      embedding_accum, biases, bias_accum, learning_rate, track_lr):
     d = embeddings.shape[1]
@@ -44,7 +44,7 @@ def _adagrad_feature(feature, weight, direction, scale, bias_gradient, embedding
     return lr_sum + local_lr
 
 
-@jit.serial
+@jit.inline
 def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddings,
                       embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
                       rho, epsilon, track_lr):
@@ -80,7 +80,7 @@ def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddin
     return lr_sum + local_lr
 
 
-@jit.serial
+@jit.inline
 def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
                embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
                bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr):

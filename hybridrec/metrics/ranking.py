@@ -1,136 +1,373 @@
-"""precision@k, recall@k, AUC and reciprocal rank, as in ``lightfm.evaluation`` 1.17.
+"""Ranking metrics: lightfm.evaluation's four (same signatures and semantics) and more.
 
-Each function ranks the test items with ``model.predict_rank`` (train items excluded)
-and reduces the ranks per user with vectorised numpy over the CSR arrays. Users without
-test interactions are dropped unless ``preserve_rows=True``.
+All metrics come from one pass per block of users: scores for every item by BLAS from
+the model's user and item representations, train items masked, then ranks of the test
+items (and top-k lists where needed) by a parallel numba kernel, then every per-user
+metric by another (``_kernels.user_metrics``). There is no per-user Python loop and the
+memory is bounded by the block size (``hybridrec._ranking.BLOCK_BYTES``).
+
+Conventions (LightFM's): ranks are 0-based and pessimistic (an item tied with others
+ranks below all of them); train items are excluded from the ranking; users without test
+interactions are left out unless ``preserve_rows=True``, which returns one value per row
+of ``test_interactions``.
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from .._ranking import RankResult, prepare_test_train, rank_items
 from .._threads import check_num_threads
-from .._validation import check_sparse
+from ._kernels import user_metrics
+
+__all__ = [
+    "precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k",
+    "map_at_k", "hit_rate_at_k", "coverage_at_k", "popularity_at_k", "evaluate",
+]
+
+#: Metric names understood by ``evaluate``; the ``@k`` ones are reported per cut-off.
+AT_K_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "popularity")
+GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
 
 
-def _ranks(model, test_interactions, train_interactions, user_features, item_features,
-           num_threads, check_intersections) -> sp.csr_matrix:
-    check_num_threads(num_threads)
-    check_sparse(test_interactions, "test_interactions")
-    return model.predict_rank(test_interactions, train_interactions=train_interactions,
-                              user_features=user_features, item_features=item_features,
-                              num_threads=num_threads, check_intersections=check_intersections)
+def _check_k(k: object, name: str = "k") -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{name} must be a positive integer, got {k!r}.")
+    return int(k)
 
 
-def _row_sums(ranks: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
-    """Sum ``values`` (aligned with ``ranks.data``) within each CSR row."""
-    counts = np.diff(ranks.indptr)
-    rows = np.repeat(np.arange(ranks.shape[0]), counts)
-    return np.bincount(rows, weights=values, minlength=ranks.shape[0])
+def _representations(model, user_features, item_features, n_users: int, n_items: int):
+    """User vectors and item vectors + biases of a LightFM-like model, checked for size."""
+    _, user_vectors = model.get_user_representations(user_features)
+    item_biases, item_vectors = model.get_item_representations(item_features)
+    user_vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
+    item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
+    item_biases = np.ascontiguousarray(item_biases, dtype=np.float32)
+    if user_vectors.shape[0] < n_users:
+        raise ValueError(
+            f"test_interactions has {n_users} users but the model represents only "
+            f"{user_vectors.shape[0]} (pass user_features with one row per user)."
+        )
+    if item_vectors.shape[0] < n_items:
+        raise ValueError(
+            f"test_interactions has {n_items} items but the model represents only "
+            f"{item_vectors.shape[0]} (pass item_features with one row per item)."
+        )
+    return user_vectors, item_vectors, item_biases
 
 
-def _select(values: np.ndarray, ranks: sp.csr_matrix, preserve_rows: bool) -> np.ndarray:
-    if preserve_rows:
+def _rank(model, test_interactions, train_interactions, user_features, item_features,
+          num_threads, check_intersections, top_k: int = 0
+          ) -> tuple[RankResult, sp.csr_matrix]:
+    num_threads = check_num_threads(num_threads)
+    test, train = prepare_test_train(test_interactions, train_interactions,
+                                     check_intersections)
+    if not hasattr(model, "get_item_representations"):
+        # Any model with LightFM's predict_rank still works (without top-k lists).
+        ranks = model.predict_rank(test_interactions, train_interactions=train_interactions,
+                                   user_features=user_features, item_features=item_features,
+                                   num_threads=num_threads,
+                                   check_intersections=check_intersections)
+        ranks = sp.csr_matrix(ranks)
+        ranks.sort_indices()
+        users = np.flatnonzero(np.diff(ranks.indptr)).astype(np.int32)
+        empty = np.zeros((users.shape[0], 0))
+        return RankResult(test, ranks.data.astype(np.float32), users, empty, empty), train
+    n_users, n_items = test.shape
+    vectors = _representations(model, user_features, item_features, n_users, n_items)
+    return rank_items(*vectors, test, train, num_threads, k=top_k), train
+
+
+@dataclass
+class UserMetrics:
+    """Per-user metric values for the users with test interactions."""
+
+    users: np.ndarray
+    ks: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    ndcg: np.ndarray
+    map: np.ndarray
+    hit_rate: np.ndarray
+    auc: np.ndarray
+    reciprocal_rank: np.ndarray
+
+
+def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int]) -> UserMetrics:
+    ks_array = np.asarray(ks, dtype=np.int64)
+    m = result.users.shape[0]
+    shape = (m, ks_array.shape[0])
+    out = {name: np.zeros(shape) for name in ("precision", "recall", "ndcg", "map",
+                                               "hit_rate")}
+    auc = np.zeros(m)
+    rr = np.zeros(m)
+    n_train = np.diff(train.indptr).astype(np.int64)
+    indptr = result.test.indptr
+    if m:
+        user_metrics(result.users, indptr, result.ranks, n_train, result.test.shape[1],
+                     ks_array, out["precision"], out["recall"], out["ndcg"], out["map"],
+                     out["hit_rate"], auc, rr)
+    return UserMetrics(result.users, ks_array, auc=auc, reciprocal_rank=rr, **out)
+
+
+def _rows(values: np.ndarray, result: RankResult, preserve_rows: bool, fill: float
+          ) -> np.ndarray:
+    values = values.astype(np.float32)
+    if not preserve_rows:
         return values
-    return values[np.diff(ranks.indptr) > 0]
+    full = np.full(result.test.shape[0], fill, dtype=np.float32)
+    full[result.users] = values
+    return full
+
+
+def _at_k(name: str, model, test_interactions, train_interactions, k, user_features,
+          item_features, preserve_rows, num_threads, check_intersections) -> np.ndarray:
+    k = _check_k(k)
+    result, train = _rank(model, test_interactions, train_interactions, user_features,
+                          item_features, num_threads, check_intersections)
+    metrics = _user_metrics(result, train, [k])
+    return _rows(getattr(metrics, name)[:, 0], result, preserve_rows, 0.0)
+
+
+_AT_K_DOC = """
+    Parameters
+    ----------
+    model : LightFM-like
+        A fitted model with ``get_user_representations`` / ``get_item_representations``
+        (hybridrec's or LightFM's models, the baselines), or any model with LightFM's
+        ``predict_rank``.
+    test_interactions : scipy.sparse matrix (n_users, n_items)
+        Non-zero entries are the relevant items.
+    train_interactions : scipy.sparse matrix (n_users, n_items), optional
+        Items excluded from the ranking (already seen).
+    k : int, default 10
+        Cut-off.
+    user_features, item_features : scipy.sparse matrix, optional
+        As given to the model's ``fit``.
+    preserve_rows : bool, default False
+        Return one value per row of ``test_interactions`` (0 for users without tests)
+        instead of one per user with test interactions.
+    num_threads : int, default 1
+    check_intersections : bool, default True
+        Raise ``ValueError`` if train and test share entries.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+"""
 
 
 def precision_at_k(model, test_interactions, train_interactions=None, k=10,
                    user_features=None, item_features=None, preserve_rows=False,
                    num_threads=1, check_intersections=True) -> np.ndarray:
-    """Fraction of the top ``k`` that are test positives, per user.
+    return _at_k("precision", model, test_interactions, train_interactions, k, user_features,
+                 item_features, preserve_rows, num_threads, check_intersections)
 
-    Parameters
-    ----------
-    model : LightFM-like
-        Anything with ``predict_rank``.
-    test_interactions : scipy.sparse matrix (n_users, n_items)
-    train_interactions : scipy.sparse matrix, optional
-        Excluded from the ranking.
-    k : int, default 10
-    user_features, item_features : scipy.sparse matrix, optional
-    preserve_rows : bool, default False
-        Return one value per row of ``test_interactions`` (0 for users without tests).
-    num_threads : int, default 1
-    check_intersections : bool, default True
 
-    Returns
-    -------
-    numpy.ndarray of float32
-    """
-    ranks = _ranks(model, test_interactions, train_interactions, user_features,
-                   item_features, num_threads, check_intersections)
-    hits = _row_sums(ranks, (ranks.data < k).astype(np.float64))
-    return _select((hits / k).astype(np.float32), ranks, preserve_rows)
+precision_at_k.__doc__ = ("Fraction of the top ``k`` that are test items, per user.\n"
+                          + _AT_K_DOC)
 
 
 def recall_at_k(model, test_interactions, train_interactions=None, k=10,
                 user_features=None, item_features=None, preserve_rows=False,
                 num_threads=1, check_intersections=True) -> np.ndarray:
-    """Fraction of the user's test positives found in the top ``k``.
+    return _at_k("recall", model, test_interactions, train_interactions, k, user_features,
+                 item_features, preserve_rows, num_threads, check_intersections)
 
-    Parameters as ``precision_at_k``. With ``preserve_rows=True`` users without test
-    interactions get 0 (LightFM 1.17 returns nan there although it documents 0).
-    """
-    ranks = _ranks(model, test_interactions, train_interactions, user_features,
-                   item_features, num_threads, check_intersections)
-    hits = _row_sums(ranks, (ranks.data < k).astype(np.float64))
-    n_test = np.diff(ranks.indptr)
-    recall = np.divide(hits, n_test, out=np.zeros_like(hits), where=n_test > 0)
-    return _select(recall.astype(np.float32), ranks, preserve_rows)
+
+recall_at_k.__doc__ = ("Fraction of the user's test items found in the top ``k``. With "
+                       "``preserve_rows`` users without test items get 0 (LightFM 1.17 "
+                       "returns nan there).\n" + _AT_K_DOC)
+
+
+def ndcg_at_k(model, test_interactions, train_interactions=None, k=10,
+              user_features=None, item_features=None, preserve_rows=False,
+              num_threads=1, check_intersections=True) -> np.ndarray:
+    return _at_k("ndcg", model, test_interactions, train_interactions, k, user_features,
+                 item_features, preserve_rows, num_threads, check_intersections)
+
+
+ndcg_at_k.__doc__ = ("Normalised discounted cumulative gain at ``k`` with binary relevance: "
+                     "sum over test items ranked r < k of 1/log2(r + 2), divided by its "
+                     "ideal value for min(k, #test items).\n" + _AT_K_DOC)
+
+
+def map_at_k(model, test_interactions, train_interactions=None, k=10,
+             user_features=None, item_features=None, preserve_rows=False,
+             num_threads=1, check_intersections=True) -> np.ndarray:
+    return _at_k("map", model, test_interactions, train_interactions, k, user_features,
+                 item_features, preserve_rows, num_threads, check_intersections)
+
+
+map_at_k.__doc__ = ("Average precision at ``k`` per user (its mean over users is MAP@k): "
+                    "the mean of precision@(r+1) over the test items at ranks r < k, "
+                    "divided by min(k, #test items).\n" + _AT_K_DOC)
+
+
+def hit_rate_at_k(model, test_interactions, train_interactions=None, k=10,
+                  user_features=None, item_features=None, preserve_rows=False,
+                  num_threads=1, check_intersections=True) -> np.ndarray:
+    return _at_k("hit_rate", model, test_interactions, train_interactions, k, user_features,
+                 item_features, preserve_rows, num_threads, check_intersections)
+
+
+hit_rate_at_k.__doc__ = ("1 if any test item is in the user's top ``k``, else 0.\n"
+                         + _AT_K_DOC)
 
 
 def auc_score(model, test_interactions, train_interactions=None, user_features=None,
               item_features=None, preserve_rows=False, num_threads=1,
               check_intersections=True) -> np.ndarray:
-    """Per-user ROC AUC of test positives against all non-train, non-test items.
+    """Per-user ROC AUC of the test items against all items that are neither test nor
+    train items (LightFM's computation from ranks; 0.5 without negatives or for users
+    without test items when ``preserve_rows``).
 
-    Parameters as ``precision_at_k`` (without ``k``). Users without test positives or
-    without negatives get 0.5, as in LightFM.
+    Parameters as ``precision_at_k`` (without ``k``).
     """
-    ranks = _ranks(model, test_interactions, train_interactions, user_features,
-                   item_features, num_threads, check_intersections)
-    n_users, n_items = ranks.shape
-    n_positives = np.diff(ranks.indptr)
-    if train_interactions is None:
-        n_train = np.zeros(n_users, dtype=np.int64)
-    else:
-        train = sp.csr_matrix(train_interactions)
-        train.sum_duplicates()
-        n_train = np.diff(train.indptr)
-    n_negatives = n_items - (n_positives + n_train)
-    # Sort ranks within each row; the i-th best positive has i positives above it,
-    # which are not negatives and are removed from its rank.
-    rows = np.repeat(np.arange(n_users), n_positives)
-    order = np.lexsort((ranks.data, rows))
-    sorted_ranks = ranks.data[order].astype(np.float64)
-    within_row = np.arange(sorted_ranks.shape[0]) - np.repeat(ranks.indptr[:-1], n_positives)
-    adjusted = np.maximum(sorted_ranks - within_row, 0.0)
-    negatives_per_entry = np.repeat(n_negatives, n_positives).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_entry = 1.0 - adjusted / negatives_per_entry
-    sums = np.bincount(rows, weights=per_entry, minlength=n_users)
-    valid = (n_positives > 0) & (n_negatives > 0)
-    auc = np.full(n_users, 0.5)
-    auc[valid] = sums[valid] / n_positives[valid]
-    return _select(auc.astype(np.float32), ranks, preserve_rows)
+    result, train = _rank(model, test_interactions, train_interactions, user_features,
+                          item_features, num_threads, check_intersections)
+    return _rows(_user_metrics(result, train, [1]).auc, result, preserve_rows, 0.5)
 
 
 def reciprocal_rank(model, test_interactions, train_interactions=None, user_features=None,
                     item_features=None, preserve_rows=False, num_threads=1,
                     check_intersections=True) -> np.ndarray:
-    """``1 / (best rank + 1)`` of the user's test positives (0 for users without tests).
+    """``1 / (rank + 1)`` of the user's best-ranked test item (0 for users without test
+    items when ``preserve_rows``). Parameters as ``precision_at_k`` (without ``k``)."""
+    result, train = _rank(model, test_interactions, train_interactions, user_features,
+                          item_features, num_threads, check_intersections)
+    return _rows(_user_metrics(result, train, [1]).reciprocal_rank, result, preserve_rows,
+                 0.0)
 
-    Parameters as ``auc_score``.
+
+def _item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
+    """Fraction of users with an interaction with each item (train, else test)."""
+    source = train if train.nnz else test
+    return np.bincount(source.indices, minlength=source.shape[1]) / max(source.shape[0], 1)
+
+
+def _top_k_lists(model, test_interactions, train_interactions, k, user_features,
+                 item_features, num_threads, check_intersections):
+    k = _check_k(k)
+    result, train = _rank(model, test_interactions, train_interactions, user_features,
+                          item_features, num_threads, check_intersections, top_k=k)
+    if result.top_items.shape[1] != k:
+        raise ValueError("coverage and popularity need a model with "
+                         "get_user_representations / get_item_representations.")
+    return result, train
+
+
+def coverage_at_k(model, test_interactions, train_interactions=None, k=10,
+                  user_features=None, item_features=None, num_threads=1,
+                  check_intersections=True) -> float:
+    """Catalogue coverage: the fraction of all items that appear in at least one top-``k``
+    list of the users with test interactions (train items excluded from the lists).
+
+    Parameters as ``precision_at_k`` (without ``preserve_rows``).
+
+    Returns
+    -------
+    float
     """
-    ranks = _ranks(model, test_interactions, train_interactions, user_features,
-                   item_features, num_threads, check_intersections)
-    n_users = ranks.shape[0]
-    n_test = np.diff(ranks.indptr)
-    best = np.full(n_users, np.inf)
-    if ranks.nnz:
-        rows = np.repeat(np.arange(n_users), n_test)
-        np.minimum.at(best, rows, ranks.data.astype(np.float64))
-    rr = np.where(n_test > 0, 1.0 / (best + 1.0), 0.0)
-    return _select(rr.astype(np.float32), ranks, preserve_rows)
+    result, _ = _top_k_lists(model, test_interactions, train_interactions, k, user_features,
+                             item_features, num_threads, check_intersections)
+    return _coverage(result)
+
+
+def _coverage(result: RankResult) -> float:
+    items = result.top_items[result.top_items >= 0]
+    return float(np.unique(items).shape[0] / max(result.test.shape[1], 1))
+
+
+def _popularity(result: RankResult, train: sp.csr_matrix, k: int) -> np.ndarray:
+    popularity = _item_popularity(train, result.test)
+    top = result.top_items[:, :k]
+    valid = top >= 0
+    values = np.where(valid, popularity[np.maximum(top, 0)], 0.0)
+    return values.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+
+
+def popularity_at_k(model, test_interactions, train_interactions=None, k=10,
+                    user_features=None, item_features=None, preserve_rows=False,
+                    num_threads=1, check_intersections=True) -> np.ndarray:
+    """Mean popularity of each user's top-``k`` list, popularity being the fraction of
+    users who interacted with the item in ``train_interactions`` (or in the test matrix
+    when no train matrix is given): the popularity-bias check.
+
+    Parameters as ``precision_at_k``.
+    """
+    result, train = _top_k_lists(model, test_interactions, train_interactions, k,
+                                 user_features, item_features, num_threads,
+                                 check_intersections)
+    return _rows(_popularity(result, train, int(k)), result, preserve_rows, 0.0)
+
+
+def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
+             metrics=("precision", "recall", "ndcg", "map", "hit_rate", "auc",
+                      "reciprocal_rank", "coverage", "popularity"),
+             user_features=None, item_features=None, num_threads=1,
+             check_intersections=True) -> pd.DataFrame:
+    """Several metrics at several cut-offs from one ranking pass, as a tidy DataFrame.
+
+    Parameters
+    ----------
+    model, test_interactions, train_interactions, user_features, item_features,
+    num_threads, check_intersections
+        As in ``precision_at_k``.
+    k : int or sequence of int, default (5, 10, 20)
+        Cut-offs for the ``@k`` metrics.
+    metrics : sequence of str
+        Any of ``precision, recall, ndcg, map, hit_rate, popularity`` (per cut-off) and
+        ``auc, reciprocal_rank, coverage`` (``coverage`` per cut-off as well).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric``, ``k`` (``<NA>`` for auc and reciprocal_rank), ``mean``,
+        ``stderr`` (standard error of the mean over users; NaN for coverage) and
+        ``n_users`` (users with test interactions).
+    """
+    ks = [k] if isinstance(k, numbers.Integral) else list(k)
+    if not ks:
+        raise ValueError("k must name at least one cut-off.")
+    ks = [_check_k(value) for value in ks]
+    unknown = [name for name in metrics if name not in AT_K_METRICS + GLOBAL_METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"unknown metrics {unknown}; choose from "
+                         f"{AT_K_METRICS + GLOBAL_METRICS}.")
+    needs_lists = "coverage" in metrics or "popularity" in metrics
+    result, train = _rank(model, test_interactions, train_interactions, user_features,
+                          item_features, num_threads, check_intersections,
+                          top_k=max(ks) if needs_lists else 0)
+    per_user = _user_metrics(result, train, ks)
+    n = per_user.users.shape[0]
+
+    def summary(values: np.ndarray) -> tuple[float, float]:
+        if values.shape[0] == 0:
+            return float("nan"), float("nan")
+        stderr = values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+        return float(values.mean()), float(stderr)
+
+    rows = []
+    for name in metrics:
+        if name in ("auc", "reciprocal_rank"):
+            rows.append((name, pd.NA, *summary(getattr(per_user, name)), n))
+            continue
+        for j, cut in enumerate(ks):
+            if name == "coverage":
+                lists = RankResult(result.test, result.ranks, result.users,
+                                   result.top_items[:, :cut], result.top_scores[:, :cut])
+                rows.append((name, cut, _coverage(lists), float("nan"), n))
+            elif name == "popularity":
+                rows.append((name, cut, *summary(_popularity(result, train, cut)), n))
+            else:
+                rows.append((name, cut, *summary(getattr(per_user, name)[:, j]), n))
+    frame = pd.DataFrame(rows, columns=["metric", "k", "mean", "stderr", "n_users"])
+    frame["k"] = frame["k"].astype("Int64")
+    return frame

@@ -1,0 +1,110 @@
+"""Blocked ranking: dense score blocks by BLAS, ranks and top-k lists by a numba kernel.
+
+Shared by ``LightFM.predict_rank``, the metrics and the baselines. Scores are computed for
+a block of users at a time (``users x items`` float32 never exceeds ``block_bytes``), so
+memory is O(block x n_items), never O(n_users x n_items).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._config import INDEX
+from ._threads import numba_threads
+from ._validation import check_sparse
+from .kernels import scoring
+
+#: Upper bound on the memory of one block of scores.
+BLOCK_BYTES = 64 * 2**20
+#: Users with more test items than this are ranked by sorting (see ``rank_block``).
+SORT_THRESHOLD = 128
+
+
+def as_sorted_csr(matrix: sp.spmatrix, name: str) -> sp.csr_matrix:
+    """CSR copy with summed duplicates and sorted indices (int32)."""
+    check_sparse(matrix, name)
+    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    csr.sum_duplicates()
+    csr.indptr = csr.indptr.astype(INDEX, copy=False)
+    csr.indices = csr.indices.astype(INDEX, copy=False)
+    return csr
+
+
+def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.spmatrix | None,
+                       check_intersections: bool) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Validate and convert the test and train matrices (LightFM's rules and messages)."""
+    test = as_sorted_csr(test_interactions, "test_interactions")
+    if train_interactions is None:
+        train = sp.csr_matrix(test.shape, dtype=np.float32)
+        train.indptr = train.indptr.astype(INDEX)
+        train.indices = train.indices.astype(INDEX)
+        return test, train
+    train = as_sorted_csr(train_interactions, "train_interactions")
+    if train.shape != test.shape:
+        raise ValueError(
+            f"train_interactions has shape {train.shape} but test_interactions has shape "
+            f"{test.shape}; they must match."
+        )
+    if check_intersections:
+        shared = test.astype(bool).multiply(train.astype(bool)).nnz
+        if shared > 0:
+            raise ValueError(
+                f"Test interactions matrix and train interactions matrix share {shared} "
+                "interactions. This will cause incorrect evaluation, check your data split."
+            )
+    return test, train
+
+
+@dataclass
+class RankResult:
+    """Ranks of every test entry (aligned with ``test.data``) and optional top-k lists."""
+
+    test: sp.csr_matrix
+    ranks: np.ndarray
+    users: np.ndarray          # users with at least one test entry, ascending
+    top_items: np.ndarray      # int32 (len(users), k), -1 padded
+    top_scores: np.ndarray     # float32 (len(users), k)
+
+
+def rank_items(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.ndarray,
+               test: sp.csr_matrix, train: sp.csr_matrix, num_threads: int, k: int = 0,
+               block_bytes: int = BLOCK_BYTES) -> RankResult:
+    """Rank each test entry among the user's non-train items; optionally top-k lists.
+
+    Parameters
+    ----------
+    user_vectors : float32 (>= n_users, d)
+        User representations (the user bias is omitted: it does not change a ranking).
+    item_vectors : float32 (n_items, d)
+    item_biases : float32 (n_items,)
+    test, train : CSR from ``prepare_test_train``
+    num_threads : int
+    k : int
+        Length of the top-k lists (0 for none).
+    block_bytes : int
+        Memory bound of one score block.
+    """
+    n_items = test.shape[1]
+    users = np.flatnonzero(np.diff(test.indptr)).astype(INDEX)
+    ranks = np.zeros(test.nnz, dtype=np.float32)
+    top_items = np.full((users.shape[0], k), -1, dtype=INDEX)
+    top_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
+    if users.shape[0] == 0 or n_items == 0:
+        return RankResult(test, ranks, users, top_items, top_scores)
+    item_vectors_t = np.ascontiguousarray(item_vectors[:n_items].T, dtype=np.float32)
+    item_biases = np.ascontiguousarray(item_biases[:n_items], dtype=np.float32)
+    block = int(max(1, min(users.shape[0], block_bytes // (4 * n_items))))
+    scores = np.empty((block, n_items), dtype=np.float32)
+    with numba_threads(num_threads):
+        for start in range(0, users.shape[0], block):
+            block_users = users[start:start + block]
+            out = scores[: block_users.shape[0]]
+            np.matmul(user_vectors[block_users], item_vectors_t, out=out)
+            out += item_biases
+            scoring.rank_block(out, block_users, test.indptr, test.indices, train.indptr,
+                               train.indices, SORT_THRESHOLD, ranks,
+                               top_items[start:start + block], top_scores[start:start + block])
+    return RankResult(test, ranks, users, top_items, top_scores)
