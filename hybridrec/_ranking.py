@@ -24,12 +24,19 @@ SORT_THRESHOLD = 128
 
 
 def as_sorted_csr(matrix: sp.spmatrix, name: str) -> sp.csr_matrix:
-    """CSR copy with summed duplicates and sorted indices (int32)."""
+    """CSR with summed duplicates, sorted indices and int32 index arrays.
+
+    An input that already is such a CSR is used as is (no copy); otherwise a converted
+    copy is made, so the caller's matrix is never modified.
+    """
     check_sparse(matrix, name)
-    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    csr.sum_duplicates()
-    csr.indptr = csr.indptr.astype(INDEX, copy=False)
-    csr.indices = csr.indices.astype(INDEX, copy=False)
+    csr = matrix if matrix.format == "csr" else matrix.tocsr()
+    if not csr.has_canonical_format:
+        csr = csr.copy() if csr is matrix else csr
+        csr.sum_duplicates()
+    if csr.indptr.dtype != INDEX or csr.indices.dtype != INDEX:
+        csr = sp.csr_matrix((csr.data, csr.indices.astype(INDEX), csr.indptr.astype(INDEX)),
+                            shape=csr.shape)
     return csr
 
 
@@ -49,7 +56,7 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
             f"{test.shape}; they must match."
         )
     if check_intersections:
-        shared = test.astype(bool).multiply(train.astype(bool)).nnz
+        shared = scoring.count_shared(test.indptr, test.indices, train.indptr, train.indices)
         if shared > 0:
             raise ValueError(
                 f"Test interactions matrix and train interactions matrix share {shared} "
@@ -94,16 +101,22 @@ def rank_items(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: 
     top_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
     if users.shape[0] == 0 or n_items == 0:
         return RankResult(test, ranks, users, top_items, top_scores)
-    item_vectors_t = np.ascontiguousarray(item_vectors[:n_items].T, dtype=np.float32)
-    item_biases = np.ascontiguousarray(item_biases[:n_items], dtype=np.float32)
+    # The item bias rides along as an extra component (the user side gets a 1), so one
+    # matrix product gives the scores without a second pass over the block.
+    d = item_vectors.shape[1]
+    items_t = np.empty((d + 1, n_items), dtype=np.float32)
+    items_t[:d] = item_vectors[:n_items].T
+    items_t[d] = item_biases[:n_items]
     block = int(max(1, min(users.shape[0], block_bytes // (4 * n_items))))
     scores = np.empty((block, n_items), dtype=np.float32)
+    users_block = np.ones((block, d + 1), dtype=np.float32)
     with numba_threads(num_threads):
         for start in range(0, users.shape[0], block):
             block_users = users[start:start + block]
-            out = scores[: block_users.shape[0]]
-            np.matmul(user_vectors[block_users], item_vectors_t, out=out)
-            out += item_biases
+            size = block_users.shape[0]
+            users_block[:size, :d] = user_vectors[block_users]
+            out = scores[:size]
+            np.matmul(users_block[:size], items_t, out=out)
             scoring.rank_block(out, block_users, test.indptr, test.indices, train.indptr,
                                train.indices, SORT_THRESHOLD, ranks,
                                top_items[start:start + block], top_scores[start:start + block])

@@ -139,3 +139,24 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
             for slot in range(filled, k):
                 top_items[b, slot] = -1
                 top_scores[b, slot] = -np.inf
+
+
+@jit.serial
+def count_shared(indptr_a, indices_a, indptr_b, indices_b):
+    """Number of (row, column) entries stored in both CSRs (sorted, duplicate-free rows)."""
+    shared = 0
+    for row in range(indptr_a.shape[0] - 1):
+        a = indptr_a[row]
+        a_stop = indptr_a[row + 1]
+        b = indptr_b[row]
+        b_stop = indptr_b[row + 1]
+        while a < a_stop and b < b_stop:
+            if indices_a[a] < indices_b[b]:
+                a += 1
+            elif indices_a[a] > indices_b[b]:
+                b += 1
+            else:
+                shared += 1
+                a += 1
+                b += 1
+    return shared
