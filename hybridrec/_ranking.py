@@ -7,6 +7,7 @@ memory is O(block x n_items), never O(n_users x n_items).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,30 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
     return test, train
 
 
+def _score_blocks(user_vectors: np.ndarray, item_vectors: np.ndarray,
+                  item_biases: np.ndarray, users: np.ndarray, block_bytes: int
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(start, block_users, scores)`` with ``scores = U[block] @ I.T + bias``.
+
+    The item bias rides along as an extra component (the user side gets a 1), so one BLAS
+    product gives the scores without a second pass. The score buffer is reused between
+    blocks (its size is bounded by ``block_bytes``).
+    """
+    n_items, d = item_vectors.shape
+    items_t = np.empty((d + 1, n_items), dtype=np.float32)
+    items_t[:d] = item_vectors.T
+    items_t[d] = item_biases
+    block = int(max(1, min(users.shape[0], block_bytes // (4 * max(n_items, 1)))))
+    scores = np.empty((block, n_items), dtype=np.float32)
+    users_block = np.ones((block, d + 1), dtype=np.float32)
+    for start in range(0, users.shape[0], block):
+        block_users = users[start:start + block]
+        size = block_users.shape[0]
+        users_block[:size, :d] = user_vectors[block_users]
+        np.matmul(users_block[:size], items_t, out=scores[:size])
+        yield start, block_users, scores[:size]
+
+
 @dataclass
 class RankResult:
     """Ranks of every test entry (aligned with ``test.data``) and optional top-k lists."""
@@ -101,23 +126,66 @@ def rank_items(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: 
     top_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
     if users.shape[0] == 0 or n_items == 0:
         return RankResult(test, ranks, users, top_items, top_scores)
-    # The item bias rides along as an extra component (the user side gets a 1), so one
-    # matrix product gives the scores without a second pass over the block.
-    d = item_vectors.shape[1]
-    items_t = np.empty((d + 1, n_items), dtype=np.float32)
-    items_t[:d] = item_vectors[:n_items].T
-    items_t[d] = item_biases[:n_items]
-    block = int(max(1, min(users.shape[0], block_bytes // (4 * n_items))))
-    scores = np.empty((block, n_items), dtype=np.float32)
-    users_block = np.ones((block, d + 1), dtype=np.float32)
     with numba_threads(num_threads):
-        for start in range(0, users.shape[0], block):
-            block_users = users[start:start + block]
-            size = block_users.shape[0]
-            users_block[:size, :d] = user_vectors[block_users]
-            out = scores[:size]
-            np.matmul(users_block[:size], items_t, out=out)
-            scoring.rank_block(out, block_users, test.indptr, test.indices, train.indptr,
-                               train.indices, SORT_THRESHOLD, ranks,
-                               top_items[start:start + block], top_scores[start:start + block])
+        for start, block_users, scores in _score_blocks(user_vectors, item_vectors[:n_items],
+                                                        item_biases[:n_items], users,
+                                                        block_bytes):
+            stop = start + block_users.shape[0]
+            scoring.rank_block(scores, block_users, test.indptr, test.indices, train.indptr,
+                               train.indices, SORT_THRESHOLD, ranks, top_items[start:stop],
+                               top_scores[start:stop])
     return RankResult(test, ranks, users, top_items, top_scores)
+
+
+def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.ndarray,
+          users: np.ndarray, k: int, num_threads: int, exclude: sp.csr_matrix | None = None,
+          allowed_items: np.ndarray | None = None, block_bytes: int = BLOCK_BYTES
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best items for each of ``users``, blocked (never users x items at once).
+
+    Parameters
+    ----------
+    user_vectors : float32 (n_users, d)
+        Representations of all users (rows are picked by ``users``).
+    item_vectors : float32 (n_items, d)
+    item_biases : float32 (n_items,)
+    users : int array (m,)
+        Rows of ``user_vectors`` to recommend for, in output order.
+    k : int
+    num_threads : int
+    exclude : CSR (n_users, n_items), optional
+        Items to leave out per user (e.g. already seen); rows indexed like ``users``.
+    allowed_items : bool array (n_items,), optional
+        Only these items may be recommended.
+    block_bytes : int
+
+    Returns
+    -------
+    items : int32 (m, k)
+        Best first; -1 where fewer than ``k`` items are allowed.
+    scores : float32 (m, k)
+        ``user . item + item bias``; -inf where ``items`` is -1.
+    """
+    n_items = item_vectors.shape[0]
+    users = np.ascontiguousarray(users, dtype=INDEX)
+    n_rows = user_vectors.shape[0]
+    if exclude is None:
+        exclude = sp.csr_matrix((n_rows, n_items), dtype=np.float32)
+    exclude = as_sorted_csr(exclude, "exclude")
+    biases = np.array(item_biases, dtype=np.float32, copy=True)
+    if allowed_items is not None:
+        biases[~np.asarray(allowed_items, dtype=bool)] = -np.inf
+    empty = np.zeros(n_rows + 1, dtype=INDEX)
+    no_test = np.zeros(0, dtype=INDEX)
+    result_items = np.full((users.shape[0], k), -1, dtype=INDEX)
+    result_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
+    if users.shape[0] == 0 or n_items == 0:
+        return result_items, result_scores
+    with numba_threads(num_threads):
+        for start, block_users, scores in _score_blocks(user_vectors, item_vectors, biases,
+                                                        users, block_bytes):
+            stop = start + block_users.shape[0]
+            scoring.rank_block(scores, block_users, empty, no_test, exclude.indptr,
+                               exclude.indices, SORT_THRESHOLD, np.zeros(0, np.float32),
+                               result_items[start:stop], result_scores[start:stop])
+    return result_items, result_scores
