@@ -141,7 +141,7 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
           users: np.ndarray, k: int, num_threads: int, exclude: sp.csr_matrix | None = None,
           allowed_items: np.ndarray | None = None, block_bytes: int = BLOCK_BYTES
           ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best items for each of ``users``, blocked (never users x items at once).
+    """The ``k`` best items for each of ``users``; memory bounded by ``block_bytes``.
 
     Parameters
     ----------
@@ -158,11 +158,13 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
     allowed_items : bool array (n_items,), optional
         Only these items may be recommended.
     block_bytes : int
+        Memory bound of one block of scores.
 
     Returns
     -------
     items : int32 (m, k)
-        Best first; -1 where fewer than ``k`` items are allowed.
+        Best first (ties: lower item index first); -1 where fewer than ``k`` items are
+        allowed.
     scores : float32 (m, k)
         ``user . item + item bias``; -inf where ``items`` is -1.
     """
@@ -175,17 +177,20 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
     biases = np.array(item_biases, dtype=np.float32, copy=True)
     if allowed_items is not None:
         biases[~np.asarray(allowed_items, dtype=bool)] = -np.inf
-    empty = np.zeros(n_rows + 1, dtype=INDEX)
-    no_test = np.zeros(0, dtype=INDEX)
     result_items = np.full((users.shape[0], k), -1, dtype=INDEX)
     result_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
-    if users.shape[0] == 0 or n_items == 0:
+    if users.shape[0] == 0 or n_items == 0 or k == 0:
         return result_items, result_scores
+    empty_test = np.zeros(n_rows + 1, dtype=INDEX)
+    no_entries = np.zeros(0, dtype=INDEX)
+    no_ranks = np.zeros(0, dtype=np.float32)
     with numba_threads(num_threads):
+        # Few large blocks: each switch between BLAS's and numba's thread pools costs
+        # (both spin-wait), so tiles small enough for the cache were measured slower.
         for start, block_users, scores in _score_blocks(user_vectors, item_vectors, biases,
                                                         users, block_bytes):
             stop = start + block_users.shape[0]
-            scoring.rank_block(scores, block_users, empty, no_test, exclude.indptr,
-                               exclude.indices, SORT_THRESHOLD, np.zeros(0, np.float32),
+            scoring.rank_block(scores, block_users, empty_test, no_entries, exclude.indptr,
+                               exclude.indices, SORT_THRESHOLD, no_ranks,
                                result_items[start:stop], result_scores[start:stop])
     return result_items, result_scores

@@ -133,9 +133,22 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
             ranks[t] = count
         if k > 0:
             filled = 0
-            for j in range(n_items):
-                if row[j] > -np.inf:
-                    filled = _insert_top(top_scores[b], top_items[b], filled, row[j], j)
+            threshold = -np.inf
+            for c0 in range(0, n_items, 64):
+                c1 = min(c0 + 64, n_items)
+                # Count first (vectorised): once the list is full, most chunks of 64
+                # hold nothing above its last score and are skipped.
+                above = 0
+                for j in range(c0, c1):
+                    if row[j] > threshold:
+                        above += 1
+                if above == 0:
+                    continue
+                for j in range(c0, c1):
+                    if row[j] > threshold:
+                        filled = _insert_top(top_scores[b], top_items[b], filled, row[j], j)
+                        if filled == k:
+                            threshold = top_scores[b, k - 1]
             for slot in range(filled, k):
                 top_items[b, slot] = -1
                 top_scores[b, slot] = -np.inf
