@@ -1,5 +1,50 @@
-"""Data helpers: synthetic data sets (more arrives with the data layer)."""
+"""Data layer: id mapping, LightFM-compatible Dataset, DataFrame builders, splits, data sets.
 
-from .datasets import synthetic
+``from hybridrec.data import Dataset, random_train_test_split`` replaces
+``lightfm.data.Dataset`` and ``lightfm.cross_validation.random_train_test_split``;
+``fetch_movielens`` / ``fetch_stackexchange`` replace ``lightfm.datasets``.
+"""
 
-__all__ = ["synthetic"]
+from .dataset import Dataset
+from .datasets import (
+    SyntheticData,
+    fetch_movielens,
+    fetch_stackexchange,
+    load_movielens,
+    synthetic,
+)
+from .features import (
+    FeatureMatrix,
+    Interactions,
+    combine_features,
+    features_from_frame,
+    features_from_long_frame,
+    interactions_from_frame,
+    normalize_rows,
+)
+from .mapping import IdMapper
+from .split import (
+    per_user_train_test_split,
+    random_train_test_split,
+    temporal_train_test_split,
+)
+
+__all__ = [
+    "Dataset",
+    "FeatureMatrix",
+    "IdMapper",
+    "Interactions",
+    "SyntheticData",
+    "combine_features",
+    "features_from_frame",
+    "features_from_long_frame",
+    "fetch_movielens",
+    "fetch_stackexchange",
+    "interactions_from_frame",
+    "load_movielens",
+    "normalize_rows",
+    "per_user_train_test_split",
+    "random_train_test_split",
+    "synthetic",
+    "temporal_train_test_split",
+]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdMapper", "as_key_array", "check_no_missing_keys"]
+__all__ = ["IdMapper", "as_key_array", "check_no_missing_keys", "factorize_keys"]
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _SHOW = 5
@@ -95,8 +95,47 @@ def check_no_missing_keys(keys: Any, name: str) -> None:
         )
 
 
+def factorize_keys(array: Any) -> tuple[np.ndarray, Any]:
+    """``pandas.factorize`` (first-appearance order, -1 for NaN/None), faster for objects.
+
+    Hashing millions of Python objects (strings) is dominated by cache misses on the
+    objects themselves. Rows usually repeat the *same* objects (a column gathered from
+    a key table, or read by pandas' CSV parser, which reuses equal strings), so the
+    object pointers are factorized first, as integers, and only the distinct objects
+    are then hashed by value (which merges equal keys held by different objects). The
+    pointers are read through the buffer protocol and never dereferenced; ``array``
+    keeps the objects alive meanwhile.
+
+    Parameters
+    ----------
+    array : array-like
+        One-dimensional keys (numpy or pandas array).
+
+    Returns
+    -------
+    codes : numpy.ndarray of intp
+        Code of every key, -1 for NaN/None.
+    uniques : array-like
+        Distinct keys in order of first appearance.
+    """
+    objects = np.asarray(array) if isinstance(array, pd.api.extensions.ExtensionArray) \
+        and getattr(array.dtype, "storage", None) == "python" else array
+    if (isinstance(objects, np.ndarray) and objects.dtype == object and objects.ndim == 1
+            and objects.size > 50_000 and objects.flags.c_contiguous):
+        pointers = np.frombuffer(memoryview(objects).cast("B"), dtype=np.intp)
+        pointer_codes, distinct = pd.factorize(pointers)
+        first = np.empty(distinct.size, dtype=np.intp)
+        first[pointer_codes[::-1]] = np.arange(pointer_codes.size - 1, -1, -1)
+        value_codes, uniques = pd.factorize(objects[first], use_na_sentinel=True)
+        codes = value_codes[pointer_codes]
+        if isinstance(array, pd.api.extensions.ExtensionArray):
+            uniques = pd.array(uniques, dtype=array.dtype)
+        return codes, uniques
+    return pd.factorize(array, use_na_sentinel=True)
+
+
 def _describe(values: np.ndarray) -> str:
-    shown = [v for v in values[:_SHOW]]
+    shown = np.asarray(values[:_SHOW]).tolist()
     more = f" and {values.size - _SHOW} more" if values.size > _SHOW else ""
     return f"{shown!r}{more}"
 
@@ -178,7 +217,7 @@ class IdMapper:
             If a key is NaN/None or the mapping would exceed 2**31 - 1 keys.
         """
         array = as_key_array(keys, name)
-        codes, uniques = pd.factorize(array, use_na_sentinel=True)
+        codes, uniques = factorize_keys(array)
         if codes.size and codes.min() < 0:
             check_no_missing_keys(array, name)
         if len(self._index) == 0:
@@ -250,9 +289,9 @@ class IdMapper:
         array = as_key_array(keys, name)
         if len(self._index) == 0:
             codes = np.full(len(array), -1, dtype=np.int32)
-        elif len(array) > 4 * len(self._index):
-            # Many rows, few keys: hash the distinct keys once, then gather.
-            row_codes, uniques = pd.factorize(array, use_na_sentinel=True)
+        elif len(array) > 50_000:
+            # Many rows: hash the distinct keys once, then gather.
+            row_codes, uniques = factorize_keys(array)
             positions = self._index.get_indexer(pd.Index(uniques)).astype(np.int32)
             codes = np.where(row_codes >= 0, positions[row_codes], -1).astype(np.int32)
         else:
@@ -357,7 +396,7 @@ class IdMapper:
         dict
             Key to int index.
         """
-        return dict(zip(self._index.tolist(), range(len(self._index))))
+        return dict(zip(self._index.tolist(), range(len(self._index)), strict=True))
 
     def copy(self) -> IdMapper:
         """An independent copy.
