@@ -1,8 +1,9 @@
 """hybridrec: hybrid (LightFM-family) recommender models on numba kernels."""
 
-from .baselines import PopularityModel, RandomModel
-from .model import LightFM
-
 __version__ = "0.1.0"
 
-__all__ = ["LightFM", "PopularityModel", "RandomModel", "__version__"]
+from .baselines import PopularityModel, RandomModel  # noqa: E402
+from .model import LightFM  # noqa: E402
+from .recommender import Recommender  # noqa: E402
+
+__all__ = ["LightFM", "PopularityModel", "RandomModel", "Recommender", "__version__"]

@@ -97,7 +97,7 @@ def _sigmoid(x: float) -> float:
 
 def _positives(user_ids, item_ids, values, n_users) -> list[set]:
     sets = [set() for _ in range(n_users)]
-    for u, i, v in zip(user_ids, item_ids, values):
+    for u, i, v in zip(user_ids, item_ids, values, strict=True):
         if v > 0:
             sets[u].add(int(i))
     return sets
@@ -110,7 +110,7 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
     """One serial epoch of ``loss`` over ``order``; returns the (user, item) log-decay."""
     d = model.p["item_embeddings"].shape[1]
     positives = _positives(user_ids, item_ids, values, n_users)
-    pool = [int(i) for i, v in zip(item_ids, values) if v > 0]
+    pool = [int(i) for i, v in zip(item_ids, values, strict=True) if v > 0]
     sorted_positives = [sorted(s) for s in positives]
     state = seed
     log_decay = [0.0, 0.0]
