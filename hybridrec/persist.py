@@ -61,7 +61,8 @@ def save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | Non
     model : LightFM
         A fitted model.
     path : str or path-like
-        Target file; ``.npz`` is appended when missing.
+        Target file, used exactly as given (any extension, e.g. ``model.npz`` or
+        ``model.hrec``; the content is always an npz archive).
     extra_arrays : dict of str to numpy.ndarray, optional
         Plain (non-object) arrays stored beside the parameters.
     metadata : dict, optional
@@ -79,8 +80,6 @@ def save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | Non
     """
     model._check_initialized()
     path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
     arrays: dict[str, np.ndarray] = {}
     for side in ("item", "user"):
         for suffix in _PARAMETER_ARRAYS:

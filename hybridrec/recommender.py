@@ -1450,7 +1450,7 @@ class Recommender:
         Parameters
         ----------
         path : str or path-like
-            ``.npz`` is appended when missing.
+            Target file, used exactly as given (e.g. ``model.hrec``).
 
         Returns
         -------

@@ -21,9 +21,9 @@ def fitted():
 
 def test_round_trip_predicts_and_trains_identically(tmp_path, fitted):
     model, train = fitted
-    path = save_model(model, tmp_path / "model", extra_arrays={"names": np.array(["a", "b"])},
-                      metadata={"note": "hello"})
-    assert path.suffix == ".npz"
+    path = save_model(model, tmp_path / "model.hrec",
+                      extra_arrays={"names": np.array(["a", "b"])}, metadata={"note": "hello"})
+    assert path == tmp_path / "model.hrec"
     loaded, extra, metadata = load_model(path)
     assert loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(extra["names"], ["a", "b"])

@@ -273,8 +273,8 @@ def test_feature_embeddings(ml):
 # ----------------------------------------------------------------- persistence
 def test_save_load_roundtrip(ml, tmp_path):
     rec = ml["rec"]
-    path = rec.save(tmp_path / "model")
-    assert path.suffix == ".npz"
+    path = rec.save(tmp_path / "model.hrec")
+    assert path == tmp_path / "model.hrec"
     loaded = Recommender.load(path)
     assert loaded.get_params() == rec.get_params()
     pd.testing.assert_frame_equal(loaded.recommend(k=10), rec.recommend(k=10))
