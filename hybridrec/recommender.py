@@ -573,7 +573,7 @@ class Recommender:
             item_features: pd.DataFrame | FeatureMatrix | None = None,
             validation: pd.DataFrame | None = None, eval_k: int = 10, patience: int = 3,
             user_feature_spec: Mapping | None = None,
-            item_feature_spec: Mapping | None = None) -> Recommender:
+            item_feature_spec: Mapping | None = None, verbose: bool = False) -> Recommender:
         """Fit mappers, feature matrices and the model from DataFrames.
 
         Parameters
@@ -598,6 +598,8 @@ class Recommender:
             precision@``eval_k`` and keeps the best epoch's parameters.
         eval_k : int, default 10
             Cut-off of the validation precision.
+        verbose : bool, default False
+            Show a progress bar over epochs (with the validation precision).
         patience : int, default 3
             Epochs without improvement before stopping.
         user_feature_spec, item_feature_spec : dict, optional
@@ -647,7 +649,7 @@ class Recommender:
             self._state[side]["active"] = counts > 0 if self._identity_on(side) else \
                 np.zeros(counts.size, dtype=bool)
             self._rebuild(side)
-        self._train(validation, eval_k, patience)
+        self._train(validation, eval_k, patience, verbose)
         return self
 
     def _side_from(self, side: str, features: Any, spec: Mapping | None,
@@ -695,7 +697,8 @@ class Recommender:
                              shape=coo.shape)
         return ones, coo
 
-    def _train(self, validation: pd.DataFrame | None, eval_k: int, patience: int) -> None:
+    def _train(self, validation: pd.DataFrame | None, eval_k: int, patience: int,
+               verbose: bool = False) -> None:
         model = self._new_model()
         ones, weights = self._fit_arguments(self.interactions_)
         features = {"user_features": self._matrix("user"),
@@ -712,7 +715,12 @@ class Recommender:
         if self.epochs == 0:
             model.fit(ones, sample_weight=weights, epochs=0, num_threads=self.num_threads,
                       **features)
-        for epoch in range(1, self.epochs + 1):
+        epochs = range(1, self.epochs + 1)
+        if verbose:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="Epoch")
+        for epoch in epochs:
             start = time.perf_counter()
             fit = model.fit if epoch == 1 else model.fit_partial
             fit(ones, sample_weight=weights, epochs=1, num_threads=self.num_threads,
@@ -725,6 +733,8 @@ class Recommender:
                                   check_intersections=False, **features)
                 record["precision_at_k"] = float(scores["mean"].iloc[0])
                 record["auc"] = float(scores["mean"].iloc[1])
+                if verbose:
+                    epochs.set_postfix(precision=f"{record['precision_at_k']:.4f}")
                 if record["precision_at_k"] > best_score:
                     best_score, since_best = record["precision_at_k"], 0
                     best_params = {name: getattr(model, name).copy() for name in
@@ -1086,6 +1096,46 @@ class Recommender:
         top_scores = top_scores + user_biases[:, None]
         frame = _top_frame(keys, top_items, top_scores,
                            self.item_mapper_.keys.to_numpy(), ("user", "item", "score"))
+        return frame
+
+    def evaluate(self, test: pd.DataFrame, k: int | tuple = (10,),
+                 metrics: tuple = ("precision", "recall", "ndcg", "map", "hit_rate", "auc",
+                                   "reciprocal_rank", "coverage", "popularity"),
+                 exclude_seen: bool = True) -> pd.DataFrame:
+        """Ranking metrics of held-out interactions (``hybridrec.metrics.evaluate``).
+
+        Parameters
+        ----------
+        test : pandas.DataFrame
+            Interactions with the training column names. Rows whose user or item is
+            unknown to the model cannot be ranked and are dropped; their number is
+            reported in the result's ``attrs["dropped_rows"]``.
+        k : int or tuple of int, default (10,)
+        metrics : tuple of str
+            As in ``hybridrec.metrics.evaluate``.
+        exclude_seen : bool, default True
+            Leave the training interactions out of the ranking (the usual protocol).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``metric, k, mean, stderr, n_users``.
+        """
+        self._check_fitted()
+        _check_frame(test, "test", [self.user_col_, self.item_col_])
+        known = ((self.user_mapper_.transform(test[self.user_col_], unknown="ignore",
+                                              name=f"test[{self.user_col_!r}]") >= 0)
+                 & (self.item_mapper_.transform(test[self.item_col_], unknown="ignore",
+                                                name=f"test[{self.item_col_!r}]") >= 0))
+        matrix = interactions_from_frame(test[known], self.user_col_, self.item_col_,
+                                         user_mapper=self.user_mapper_,
+                                         item_mapper=self.item_mapper_).matrix
+        train = self.interactions_ if exclude_seen else None
+        frame = evaluate(self.model_, _int32_csr(matrix), train, k=k, metrics=metrics,
+                         user_features=self._matrix("user"),
+                         item_features=self._matrix("item"), num_threads=self.num_threads,
+                         check_intersections=False)
+        frame.attrs["dropped_rows"] = int((~known).sum())
         return frame
 
     def _allowed_items(self, items: Any, filter_items: Any) -> np.ndarray | None:

@@ -1,0 +1,156 @@
+"""Command line commands other than the demo: fit, recommend, evaluate.
+
+Every command prints a one-line ``error: ...`` and exits with status 2 for the
+problems a user can fix (missing file, missing column, unknown user, bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .persist import ModelFileError
+from .recommender import Recommender
+
+
+class CommandError(Exception):
+    """A problem with the command's inputs, reported as one line."""
+
+
+def _read_table(path: str, what: str) -> pd.DataFrame:
+    file = Path(path)
+    if not file.exists():
+        raise CommandError(f"{what} file {path} does not exist")
+    try:
+        if file.suffix == ".parquet":
+            return pd.read_parquet(file)
+        return pd.read_csv(file)
+    except ImportError as error:
+        raise CommandError(f"reading {path} needs an optional package: {error}") from None
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read {what} file {path}: {error}") from None
+
+
+def _write_table(frame: pd.DataFrame, path: str | None) -> None:
+    if path is None:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    file = Path(path)
+    try:
+        if file.suffix == ".parquet":
+            frame.to_parquet(file, index=False)
+        else:
+            frame.to_csv(file, index=False)
+    except ImportError as error:
+        raise CommandError(f"writing {path} needs an optional package: {error}") from None
+    print(f"wrote {len(frame)} rows to {path}", file=sys.stderr)
+
+
+def _load(path: str) -> Recommender:
+    if not Path(path).exists():
+        raise CommandError(f"model file {path} does not exist")
+    return Recommender.load(path)
+
+
+def _parse_keys(text: str, keys: pd.Index) -> list:
+    """Split ``u1,u2`` and convert to the model's key type where the keys are integers."""
+    tokens = [token.strip() for token in text.split(",") if token.strip()]
+    if not tokens:
+        raise CommandError("--users is empty")
+    if pd.api.types.is_integer_dtype(keys) or (
+            len(keys) and all(isinstance(key, int) for key in keys[:1000])):
+        try:
+            return [int(token) for token in tokens]
+        except ValueError:
+            pass
+    return tokens
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    """``fit``: train a Recommender on a CSV/Parquet file and save it."""
+    interactions = _read_table(args.interactions, "interactions")
+    user_features = (_read_table(args.user_features, "user features")
+                     if args.user_features else None)
+    item_features = (_read_table(args.item_features, "item features")
+                     if args.item_features else None)
+    recommender = Recommender(loss=args.loss, no_components=args.components,
+                              epochs=args.epochs, num_threads=args.threads,
+                              random_state=args.seed)
+    recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
+                    weight_col=args.weight_col, user_features=user_features,
+                    item_features=item_features, verbose=True)
+    path = recommender.save(args.out)
+    print(f"trained on {len(interactions)} interactions: {len(recommender.user_mapper_)} "
+          f"users, {len(recommender.item_mapper_)} items; saved to {path}", file=sys.stderr)
+    return 0
+
+
+def recommend_command(args: argparse.Namespace) -> int:
+    """``recommend``: top-k items for some or all users of a saved model."""
+    recommender = _load(args.model)
+    users = None if args.all else _parse_keys(args.users, recommender.user_mapper_.keys)
+    frame = recommender.recommend(users=users, k=args.k, exclude_seen=not args.include_seen)
+    frame = frame.rename(columns={"user": recommender.user_col_, "item": recommender.item_col_})
+    _write_table(frame, args.output)
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``evaluate``: ranking metrics of a saved model on held-out interactions."""
+    recommender = _load(args.model)
+    test = _read_table(args.test, "test")
+    frame = recommender.evaluate(test, k=tuple(args.k))
+    dropped = frame.attrs.get("dropped_rows", 0)
+    if dropped:
+        print(f"note: {dropped} test rows name users or items the model does not know and "
+              "were left out", file=sys.stderr)
+    print(frame.to_string(index=False))
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register fit, recommend and evaluate on the top-level parser's subcommands."""
+    fit = commands.add_parser("fit", help="train on interactions from a CSV/Parquet file")
+    fit.add_argument("interactions", help="CSV or Parquet file, one row per interaction")
+    fit.add_argument("--user-col", default="user_id")
+    fit.add_argument("--item-col", default="item_id")
+    fit.add_argument("--weight-col", default=None)
+    fit.add_argument("--user-features", help="CSV/Parquet, one row per user")
+    fit.add_argument("--item-features", help="CSV/Parquet, one row per item")
+    fit.add_argument("--loss", default="warp", choices=["warp", "bpr", "logistic", "warp-kos"])
+    fit.add_argument("--components", type=int, default=32)
+    fit.add_argument("--epochs", type=int, default=10)
+    fit.add_argument("--threads", type=int, default=1)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--out", required=True, help="model file to write (e.g. model.hrec)")
+    fit.set_defaults(handler=fit_command)
+
+    recommend = commands.add_parser("recommend", help="top-k items per user")
+    recommend.add_argument("model")
+    who = recommend.add_mutually_exclusive_group(required=True)
+    who.add_argument("--users", help="comma-separated user keys")
+    who.add_argument("--all", action="store_true", help="every user of the model")
+    recommend.add_argument("-k", type=int, default=10)
+    recommend.add_argument("--include-seen", action="store_true",
+                           help="do not leave out the users' training items")
+    recommend.add_argument("--output", help="CSV or Parquet file (default: stdout)")
+    recommend.set_defaults(handler=recommend_command)
+
+    evaluate = commands.add_parser("evaluate", help="ranking metrics on held-out data")
+    evaluate.add_argument("model")
+    evaluate.add_argument("test", help="CSV/Parquet with the training column names")
+    evaluate.add_argument("-k", type=int, nargs="+", default=[10])
+    evaluate.set_defaults(handler=evaluate_command)
+
+
+def run(handler, args: argparse.Namespace) -> int:
+    """Run a command, turning user-fixable errors into one line on stderr."""
+    try:
+        return handler(args)
+    except (CommandError, ModelFileError, KeyError, ValueError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return 2
