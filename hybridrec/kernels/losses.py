@@ -17,11 +17,22 @@ from numba import prange
 
 from . import _jit as jit
 from ._rng import draw_below
-from .representation import compute_representation, contains_sorted, dot, prefetch_row
-from .updates import update_row
+from .representation import (
+    compute_representation,
+    contains_sorted,
+    dot,
+    dot_row,
+    prefetch_read_1d,
+    prefetch_row,
+)
+from .updates import adagrad_pairwise_identity, adagrad_pointwise_identity, update_row
 
-#: How many examples ahead to prefetch.
+#: How many examples ahead to prefetch the parameter rows.
 _AHEAD = 2
+#: How many examples ahead to prefetch the example's own entries (ids, value, weight):
+#: ``order`` is shuffled, so these are random reads too, and the row prefetch ``_AHEAD``
+#: examples ahead needs the ids before it can issue.
+_AHEAD_IDS = 8
 
 
 @jit.serial
@@ -38,6 +49,41 @@ def _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_
         reg_log_decay[block, 1] += np.log1p(item_alpha * lr_avg)
 
 
+@jit.inline
+def _item_score(user_repr, item_indptr, item_indices, item_data, item, item_embeddings,
+                item_biases, scratch):
+    """``user_repr . repr(item) + bias(item)``; ``scratch`` receives ``repr(item)`` unless
+    the item features are the identity, where the row is read in place (no copy)."""
+    if item_indptr is None:
+        return dot_row(user_repr, item_embeddings, item) + np.float64(item_biases[item])
+    bias = compute_representation(item_indptr, item_indices, item_data, item,
+                                  item_embeddings, item_biases, scratch)
+    return dot(user_repr, scratch) + bias
+
+
+@jit.inline
+def _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                     negative_repr, difference):
+    """``difference = repr(negative) - repr(positive)`` before either row is stepped: read
+    from the rows for identity item features, else from the representations computed
+    while scoring (``_item_score``)."""
+    d = difference.shape[0]
+    if item_indptr is None:
+        for c in range(d):
+            difference[c] = item_embeddings[negative, c] - item_embeddings[positive, c]
+    else:
+        for c in range(d):
+            difference[c] = negative_repr[c] - positive_repr[c]
+
+
+@jit.serial
+def _prefetch_ids(i, user_ids, item_ids, values, weights):
+    prefetch_read_1d(user_ids, i)
+    prefetch_read_1d(item_ids, i)
+    prefetch_read_1d(values, i)
+    prefetch_read_1d(weights, i)
+
+
 @jit.serial
 def _prefetch_example(user, item, user_indptr, item_indptr,
                       user_embeddings, user_embedding_accum, user_biases, user_bias_accum,
@@ -45,6 +91,14 @@ def _prefetch_example(user, item, user_indptr, item_indptr,
     """Prefetch the rows an example will read and update (identity sides only)."""
     prefetch_row(user_indptr, user, user_embeddings, user_biases, True)
     prefetch_row(user_indptr, user, user_embedding_accum, user_bias_accum, True)
+    prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
+    prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
+
+
+@jit.serial
+def _prefetch_item(item, item_indptr, item_embeddings, item_embedding_accum, item_biases,
+                   item_bias_accum):
+    """Prefetch an item's rows for writing (identity item features only)."""
     prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
     prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
 
@@ -88,11 +142,15 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
     track_lr = user_alpha > 0.0 or item_alpha > 0.0
+    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
         item_repr = np.empty(d, dtype=np.float32)
         stop = ((block + 1) * n) // n_blocks
         for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD_IDS < stop:
+                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
             if k + _AHEAD < stop:
                 ahead = order[k + _AHEAD]
                 _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
@@ -114,6 +172,12 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
             score = dot(user_repr, item_repr) + user_bias + item_bias
             label = 1.0 if values[i] > 0.0 else 0.0
             g = weight * (_sigmoid(score) - label)
+            if fused:
+                adagrad_pointwise_identity(user, item, g, user_embeddings,
+                                           user_embedding_accum, user_biases, user_bias_accum,
+                                           item_embeddings, item_embedding_accum, item_biases,
+                                           item_bias_accum, learning_rate)
+                continue
             lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
                                    user_repr, g, g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
@@ -155,6 +219,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
     track_lr = user_alpha > 0.0 or item_alpha > 0.0
+    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
     pool_size = negative_pool.shape[0]
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
@@ -164,6 +230,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
         state = rng_states[block]
         stop = ((block + 1) * n) // n_blocks
         for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD_IDS < stop:
+                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
             if k + _AHEAD < stop:
                 ahead = order[k + _AHEAD]
                 _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
@@ -184,24 +252,38 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
                 negative = negative_pool[r]
                 if not contains_sorted(positives_indices, row_start, row_stop, negative):
                     break
+            # Peek at the stream (a copy of the state: the draws themselves are unchanged):
+            # the next draw is usually the next example's negative, so start loading its
+            # rows, and the pool entry of the draw after it (both are random accesses).
+            peek, r = draw_below(state, pool_size)
+            _prefetch_item(negative_pool[r], item_indptr, item_embeddings,
+                           item_embedding_accum, item_biases, item_bias_accum)
+            peek, r = draw_below(peek, pool_size)
+            prefetch_read_1d(negative_pool, r)
             compute_representation(user_indptr, user_indices, user_data, user,
                                    user_embeddings, user_biases, user_repr)
-            positive_bias = compute_representation(item_indptr, item_indices, item_data,
-                                                   positive, item_embeddings,
-                                                   item_biases, positive_repr)
-            negative_bias = compute_representation(item_indptr, item_indices, item_data,
-                                                   negative, item_embeddings,
-                                                   item_biases, negative_repr)
-            difference_score = (dot(user_repr, positive_repr) + positive_bias
-                                - dot(user_repr, negative_repr) - negative_bias)
+            positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                         positive, item_embeddings, item_biases,
+                                         positive_repr)
+            negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                         negative, item_embeddings, item_biases,
+                                         negative_repr)
+            difference_score = positive_score - negative_score
             g = weight * (1.0 - _sigmoid(difference_score))
             # LightFM's warp_update: push positive up and negative down for user (g >= 0
             # weighs the violated pair; all gradients use the pre-step representations;
             # the user bias gets +g as in LightFM, it cancels in every comparison).
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
-            for c in range(d):
-                difference[c] = negative_repr[c] - positive_repr[c]
+            if fused:
+                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                                          user_embedding_accum, user_biases,
+                                          user_bias_accum, item_embeddings,
+                                          item_embedding_accum, item_biases,
+                                          item_bias_accum, learning_rate)
+                continue
+            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                             negative_repr, difference)
             lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
@@ -234,20 +316,23 @@ def _warp_search(state, user, positive, positive_score, user_repr, negative_repr
     ``max_sampled`` draws. A violating draw that is a positive of the user is rejected
     but still counts as a draw (LightFM's rule).
     """
-    # Look two draws ahead (same stream, so the same draws) and prefetch that candidate's
-    # row: each draw is a random row, i.e. a cache miss, and this overlaps them.
-    ahead, candidate = draw_below(state, n_items)
-    prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
-    ahead, candidate = draw_below(ahead, n_items)
-    prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
+    # Draw two candidates ahead and prefetch their rows: each draw is a random row, i.e. a
+    # cache miss, and this overlaps them. The pending draws (and the states after them)
+    # are kept in a two-slot queue, so every draw is computed once; ``state`` is always
+    # the state after the candidate being scored, as if drawn on the spot.
+    state_1, candidate_1 = draw_below(state, n_items)
+    prefetch_row(item_indptr, candidate_1, item_embeddings, item_biases, False)
+    state_2, candidate_2 = draw_below(state_1, n_items)
+    prefetch_row(item_indptr, candidate_2, item_embeddings, item_biases, False)
     for sampled in range(1, max_sampled + 1):
-        ahead, candidate = draw_below(ahead, n_items)
-        prefetch_row(item_indptr, candidate, item_embeddings, item_biases, False)
-        state, negative = draw_below(state, n_items)
-        negative_bias = compute_representation(item_indptr, item_indices, item_data,
-                                               negative, item_embeddings,
-                                               item_biases, negative_repr)
-        negative_score = dot(user_repr, negative_repr) + negative_bias
+        state_3, candidate_3 = draw_below(state_2, n_items)
+        prefetch_row(item_indptr, candidate_3, item_embeddings, item_biases, False)
+        state = state_1
+        negative = candidate_1
+        state_1, candidate_1 = state_2, candidate_2
+        state_2, candidate_2 = state_3, candidate_3
+        negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                     negative, item_embeddings, item_biases, negative_repr)
         if negative_score > positive_score - 1.0:
             if contains_sorted(positives_indices, row_start, row_stop, negative):
                 continue
@@ -290,6 +375,8 @@ def fit_warp(user_ids, item_ids, values, weights, order,
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
     track_lr = user_alpha > 0.0 or item_alpha > 0.0
+    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
@@ -298,6 +385,8 @@ def fit_warp(user_ids, item_ids, values, weights, order,
         state = rng_states[block]
         stop = ((block + 1) * n) // n_blocks
         for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD_IDS < stop:
+                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
             if k + _AHEAD < stop:
                 ahead = order[k + _AHEAD]
                 _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
@@ -312,10 +401,9 @@ def fit_warp(user_ids, item_ids, values, weights, order,
             positive = item_ids[i]
             compute_representation(user_indptr, user_indices, user_data, user,
                                    user_embeddings, user_biases, user_repr)
-            positive_bias = compute_representation(item_indptr, item_indices, item_data,
-                                                   positive, item_embeddings,
-                                                   item_biases, positive_repr)
-            positive_score = dot(user_repr, positive_repr) + positive_bias
+            positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                         positive, item_embeddings, item_biases,
+                                         positive_repr)
             state, negative, sampled = _warp_search(
                 state, user, positive, positive_score, user_repr, negative_repr,
                 item_indptr, item_indices, item_data,
@@ -323,14 +411,25 @@ def fit_warp(user_ids, item_ids, values, weights, order,
                 positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
             if negative < 0:
                 continue
+            # The search read the violator's embedding row; its accumulators (about to be
+            # written) are still a cache miss: start it before the positive's step.
+            _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
+                           item_biases, item_bias_accum)
             g = _warp_loss(n_items, sampled, weight, max_loss)
             # LightFM's warp_update: push positive up and negative down for user (g >= 0
             # weighs the violated pair; all gradients use the pre-step representations;
             # the user bias gets +g as in LightFM, it cancels in every comparison).
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
-            for c in range(d):
-                difference[c] = negative_repr[c] - positive_repr[c]
+            if fused:
+                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                                          user_embedding_accum, user_biases,
+                                          user_bias_accum, item_embeddings,
+                                          item_embedding_accum, item_biases,
+                                          item_bias_accum, learning_rate)
+                continue
+            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                             negative_repr, difference)
             lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
@@ -374,6 +473,8 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
     n_examples = order.shape[0]
     n_blocks = rng_states.shape[0]
     track_lr = user_alpha > 0.0 or item_alpha > 0.0
+    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
@@ -381,9 +482,19 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
         difference = np.empty(d, dtype=np.float32)
         drawn_items = np.empty(n, dtype=np.int32)
         drawn_scores = np.empty(n, dtype=np.float64)
+        drawn_raw = np.empty(n, dtype=np.int32)
         state = rng_states[block]
-        for j in range((block * n_examples) // n_blocks,
-                       ((block + 1) * n_examples) // n_blocks):
+        stop = ((block + 1) * n_examples) // n_blocks
+        for j in range((block * n_examples) // n_blocks, stop):
+            if j + _AHEAD_IDS < stop:
+                _prefetch_ids(order[j + _AHEAD_IDS], user_ids, item_ids, values, weights)
+            if j + _AHEAD < stop:
+                # The positive is not known ahead (it is drawn), but the user and the
+                # start of their positives list are.
+                ahead = user_ids[order[j + _AHEAD]]
+                prefetch_row(user_indptr, ahead, user_embeddings, user_biases, True)
+                prefetch_row(user_indptr, ahead, user_embedding_accum, user_bias_accum, True)
+                prefetch_read_1d(positives_indices, positives_indptr[ahead])
             i = order[j]
             weight = weights[i]
             if weight == 0.0 or not values[i] > 0.0:
@@ -397,14 +508,17 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             compute_representation(user_indptr, user_indices, user_data, user,
                                    user_embeddings, user_biases, user_repr)
             n_drawn = min(n, n_positives)
-            # Draw with replacement and keep the draws sorted by descending score.
+            # Draw with replacement (all draws first, so that their rows, random cache
+            # misses, load in parallel), then keep the draws sorted by descending score.
             for m in range(n_drawn):
                 state, r = draw_below(state, n_positives)
                 item = positives_indices[row_start + r]
-                bias = compute_representation(item_indptr, item_indices, item_data,
-                                              item, item_embeddings,
-                                              item_biases, positive_repr)
-                score = dot(user_repr, positive_repr) + bias
+                drawn_raw[m] = item
+                prefetch_row(item_indptr, item, item_embeddings, item_biases, False)
+            for m in range(n_drawn):
+                item = drawn_raw[m]
+                score = _item_score(user_repr, item_indptr, item_indices, item_data, item,
+                                    item_embeddings, item_biases, positive_repr)
                 slot = m
                 while slot > 0 and drawn_scores[slot - 1] < score:
                     drawn_scores[slot] = drawn_scores[slot - 1]
@@ -415,8 +529,12 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             chosen = min(k, n_drawn) - 1
             positive = drawn_items[chosen]
             positive_score = drawn_scores[chosen]
-            compute_representation(item_indptr, item_indices, item_data,
-                                   positive, item_embeddings, item_biases, positive_repr)
+            # Its accumulators will be written after the search: start loading them now.
+            _prefetch_item(positive, item_indptr, item_embeddings, item_embedding_accum,
+                           item_biases, item_bias_accum)
+            if item_indptr is not None:  # identity rows are read in place instead
+                compute_representation(item_indptr, item_indices, item_data,
+                                       positive, item_embeddings, item_biases, positive_repr)
             state, negative, sampled = _warp_search(
                 state, user, positive, positive_score, user_repr, negative_repr,
                 item_indptr, item_indices, item_data,
@@ -424,14 +542,25 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                 row_start, row_stop, n_items, max_sampled)
             if negative < 0:
                 continue
+            # The search read the violator's embedding row; its accumulators (about to be
+            # written) are still a cache miss: start it before the positive's step.
+            _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
+                           item_biases, item_bias_accum)
             g = _warp_loss(n_items, sampled, weight, max_loss)
             # LightFM's warp_update: push positive up and negative down for user (g >= 0
             # weighs the violated pair; all gradients use the pre-step representations;
             # the user bias gets +g as in LightFM, it cancels in every comparison).
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
-            for c in range(d):
-                difference[c] = negative_repr[c] - positive_repr[c]
+            if fused:
+                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                                          user_embedding_accum, user_biases,
+                                          user_bias_accum, item_embeddings,
+                                          item_embedding_accum, item_biases,
+                                          item_bias_accum, learning_rate)
+                continue
+            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                             negative_repr, difference)
             lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,

@@ -55,6 +55,55 @@ def compute_representation(indptr, indices, data, row, embeddings, biases, out):
     return bias
 
 
+def _dot_codegen(builder, context, first_data, second_data, n):
+    """Fixed-order float32 dot product of ``n`` elements at two data pointers (see ``dot``)."""
+    intp = context.get_value_type(types.intp)
+    f64 = ir.DoubleType()
+    v32 = ir.VectorType(ir.FloatType(), _DOT_LANES)
+    v64 = ir.VectorType(f64, _DOT_LANES)
+    zero = ir.Constant(v64, [0.0] * _DOT_LANES)
+    accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(_DOT_VECTORS)]
+    tail = cgutils.alloca_once_value(builder, ir.Constant(f64, 0.0))
+    step = _DOT_LANES * _DOT_VECTORS
+    n_steps = builder.sdiv(n, intp(step))
+
+    def load_vector(data, index):
+        pointer = builder.bitcast(builder.gep(data, [index]), v32.as_pointer())
+        value = builder.load(pointer)
+        value.align = 4
+        return value
+
+    with cgutils.for_range(builder, n_steps) as loop:
+        base = builder.mul(loop.index, intp(step))
+        for v, accumulator in enumerate(accumulators):
+            index = builder.add(base, intp(v * _DOT_LANES))
+            # float32 products (as the scalar a[c] * b[c]), summed in float64.
+            product = builder.fmul(load_vector(first_data, index),
+                                   load_vector(second_data, index))
+            builder.store(builder.fadd(builder.load(accumulator),
+                                       builder.fpext(product, v64)), accumulator)
+    with cgutils.for_range_slice(builder, builder.mul(n_steps, intp(step)), n, intp(1),
+                                 inc=True) as (index, _):
+        x = builder.load(builder.gep(first_data, [index]))
+        y = builder.load(builder.gep(second_data, [index]))
+        builder.store(builder.fadd(builder.load(tail), builder.fpext(builder.fmul(x, y), f64)),
+                      tail)
+    total = builder.load(accumulators[0])
+    for accumulator in accumulators[1:]:
+        total = builder.fadd(total, builder.load(accumulator))
+    lanes = [builder.extract_element(total, ir.Constant(ir.IntType(32), j))
+             for j in range(_DOT_LANES)]
+    while len(lanes) > 1:  # fixed pairwise tree: (0+4, 1+5, ...), then (0+2, 1+3), ...
+        half = len(lanes) // 2
+        lanes = [builder.fadd(lanes[j], lanes[j + half]) for j in range(half)]
+    return builder.fadd(lanes[0], builder.load(tail))
+
+
+def _is_f32(x, ndim):
+    return (isinstance(x, types.Array) and x.ndim == ndim and x.dtype == types.float32
+            and x.layout == "C")
+
+
 @intrinsic
 def _dot_f32(typingctx, a, b):
     """Dot product of two contiguous float32 vectors (see ``dot``), as explicit vector IR.
@@ -63,8 +112,7 @@ def _dot_f32(typingctx, a, b):
     must not reorder a float reduction, so scalar partial sums stay scalar; vector IR is
     the way to get a fixed-order vector reduction without fast-math.
     """
-    if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == types.float32
-               and x.layout == "C" for x in (a, b)):
+    if not (_is_f32(a, 1) and _is_f32(b, 1)):
         return None
     sig = types.float64(a, b)
 
@@ -72,45 +120,27 @@ def _dot_f32(typingctx, a, b):
         first = context.make_array(signature.args[0])(context, builder, args[0])
         second = context.make_array(signature.args[1])(context, builder, args[1])
         n = builder.extract_value(first.shape, 0)
-        intp = context.get_value_type(types.intp)
-        f64 = ir.DoubleType()
-        v32 = ir.VectorType(ir.FloatType(), _DOT_LANES)
-        v64 = ir.VectorType(f64, _DOT_LANES)
-        zero = ir.Constant(v64, [0.0] * _DOT_LANES)
-        accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(_DOT_VECTORS)]
-        tail = cgutils.alloca_once_value(builder, ir.Constant(f64, 0.0))
-        step = _DOT_LANES * _DOT_VECTORS
-        n_steps = builder.sdiv(n, intp(step))
+        return _dot_codegen(builder, context, first.data, second.data, n)
 
-        def load_vector(array, index):
-            pointer = builder.bitcast(builder.gep(array.data, [index]), v32.as_pointer())
-            value = builder.load(pointer)
-            value.align = 4
-            return value
+    return sig, codegen
 
-        with cgutils.for_range(builder, n_steps) as loop:
-            base = builder.mul(loop.index, intp(step))
-            for v, accumulator in enumerate(accumulators):
-                index = builder.add(base, intp(v * _DOT_LANES))
-                # float32 products (as the scalar a[c] * b[c]), summed in float64.
-                product = builder.fmul(load_vector(first, index), load_vector(second, index))
-                builder.store(builder.fadd(builder.load(accumulator),
-                                           builder.fpext(product, v64)), accumulator)
-        with cgutils.for_range_slice(builder, builder.mul(n_steps, intp(step)), n, intp(1),
-                                     inc=True) as (index, _):
-            x = builder.load(builder.gep(first.data, [index]))
-            y = builder.load(builder.gep(second.data, [index]))
-            builder.store(builder.fadd(builder.load(tail), builder.fpext(builder.fmul(x, y), f64)),
-                          tail)
-        total = builder.load(accumulators[0])
-        for accumulator in accumulators[1:]:
-            total = builder.fadd(total, builder.load(accumulator))
-        lanes = [builder.extract_element(total, ir.Constant(ir.IntType(32), j))
-                 for j in range(_DOT_LANES)]
-        while len(lanes) > 1:  # fixed pairwise tree: (0+4, 1+5, ...), then (0+2, 1+3), ...
-            half = len(lanes) // 2
-            lanes = [builder.fadd(lanes[j], lanes[j + half]) for j in range(half)]
-        return builder.fadd(lanes[0], builder.load(tail))
+
+@intrinsic
+def _dot_row_f32(typingctx, a, matrix, row):
+    """``_dot_f32(a, matrix[row])`` without materialising the row view (whose array
+    struct and reference counting numba would otherwise build for every candidate)."""
+    if not (_is_f32(a, 1) and _is_f32(matrix, 2) and isinstance(row, types.Integer)):
+        return None
+    sig = types.float64(a, matrix, row)
+
+    def codegen(context, builder, signature, args):
+        first = context.make_array(signature.args[0])(context, builder, args[0])
+        second = context.make_array(signature.args[1])(context, builder, args[1])
+        n = builder.extract_value(first.shape, 0)
+        row_index = context.cast(builder, args[2], signature.args[2], types.intp)
+        width = builder.extract_value(second.shape, 1)
+        data = builder.gep(second.data, [builder.mul(row_index, width)])
+        return _dot_codegen(builder, context, first.data, data, n)
 
     return sig, codegen
 
@@ -128,12 +158,18 @@ def dot(a, b):
     return _dot_f32(a, b)
 
 
+@jit.serial
+def dot_row(a, matrix, row):
+    """``dot(a, matrix[row])`` (same order and rounding), reading the row in place."""
+    return _dot_row_f32(a, matrix, row)
+
+
 def _prefetch_codegen(write):
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
         array = context.make_array(array_type)(context, builder, args[0])
         indices = [context.cast(builder, value, ty, types.intp)
-                   for value, ty in zip(args[1:], signature.args[1:])]
+                   for value, ty in zip(args[1:], signature.args[1:], strict=True)]
         pointer = cgutils.get_item_pointer2(
             context, builder, data=array.data,
             shape=cgutils.unpack_tuple(builder, array.shape),

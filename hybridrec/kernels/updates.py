@@ -162,3 +162,77 @@ def decay_parameters(embeddings, biases, factor):
         for c in range(d):
             embeddings[row, c] *= f
         biases[row] *= f
+
+
+
+@jit.inline
+def _adagrad_bias(biases, bias_accum, row, grad, lr):
+    accum = bias_accum[row]
+    biases[row] -= (lr / np.sqrt(accum)) * grad
+    bias_accum[row] = accum + grad * grad
+
+
+@jit.inline
+def adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                              user_embedding_accum, user_biases, user_bias_accum,
+                              item_embeddings, item_embedding_accum, item_biases,
+                              item_bias_accum, learning_rate):
+    """The pairwise (BPR / WARP) adagrad step for identity features on both sides, fused.
+
+    The same floats as ``update_row`` on the positive (direction = user row, scale and
+    bias gradient -g), the negative (user row, +g) and the user (negative row - positive
+    row, +g), in that order, all directions taken before any step. Each component depends
+    only on the same component of the inputs, so one pass over ``c`` doing the three steps
+    in that order is equivalent (also when negative == positive, which BPR allows after
+    exhausted redraws) and needs no scratch copies of the rows. No learning-rate sums:
+    callers use it only without L2.
+    """
+    d = item_embeddings.shape[1]
+    lr = np.float32(learning_rate)
+    down = np.float32(-g)
+    up = np.float32(g)
+    for c in range(d):
+        u = user_embeddings[user, c]
+        difference = item_embeddings[negative, c] - item_embeddings[positive, c]
+        grad = down * u
+        accum = item_embedding_accum[positive, c]
+        item_embeddings[positive, c] -= (lr / np.sqrt(accum)) * grad
+        item_embedding_accum[positive, c] = accum + grad * grad
+        grad = up * u
+        accum = item_embedding_accum[negative, c]
+        item_embeddings[negative, c] -= (lr / np.sqrt(accum)) * grad
+        item_embedding_accum[negative, c] = accum + grad * grad
+        grad = up * difference
+        accum = user_embedding_accum[user, c]
+        user_embeddings[user, c] -= (lr / np.sqrt(accum)) * grad
+        user_embedding_accum[user, c] = accum + grad * grad
+    _adagrad_bias(item_biases, item_bias_accum, positive, down, lr)
+    _adagrad_bias(item_biases, item_bias_accum, negative, up, lr)
+    _adagrad_bias(user_biases, user_bias_accum, user, up, lr)
+
+
+@jit.inline
+def adagrad_pointwise_identity(user, item, g, user_embeddings, user_embedding_accum,
+                               user_biases, user_bias_accum, item_embeddings,
+                               item_embedding_accum, item_biases, item_bias_accum,
+                               learning_rate):
+    """The logistic adagrad step for identity features on both sides, fused: the same
+    floats as ``update_row`` on the item (direction = user row) then the user (item row),
+    both with scale and bias gradient ``g`` and pre-step directions (see
+    ``adagrad_pairwise_identity``). Only used without L2."""
+    d = item_embeddings.shape[1]
+    lr = np.float32(learning_rate)
+    step = np.float32(g)
+    for c in range(d):
+        u = user_embeddings[user, c]
+        v = item_embeddings[item, c]
+        grad = step * u
+        accum = item_embedding_accum[item, c]
+        item_embeddings[item, c] = v - (lr / np.sqrt(accum)) * grad
+        item_embedding_accum[item, c] = accum + grad * grad
+        grad = step * v
+        accum = user_embedding_accum[user, c]
+        user_embeddings[user, c] = u - (lr / np.sqrt(accum)) * grad
+        user_embedding_accum[user, c] = accum + grad * grad
+    _adagrad_bias(item_biases, item_bias_accum, item, step, lr)
+    _adagrad_bias(user_biases, user_bias_accum, user, step, lr)
