@@ -42,8 +42,14 @@ def _sigmoid(x):
 
 
 @jit.serial
-def _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha):
+def _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
+                  lr_lanes):
+    """Add one example's L2 log-decay; ``lr_sum`` holds the bias rates, ``lr_lanes`` the
+    embedding rates of the example's steps (reduced and reset here)."""
     if n_features > 0 and (user_alpha > 0.0 or item_alpha > 0.0):
+        for c in range(lr_lanes.shape[0]):
+            lr_sum += lr_lanes[c]
+            lr_lanes[c] = 0.0
         lr_avg = lr_sum / ((d + 1) * n_features)
         reg_log_decay[block, 0] += np.log1p(user_alpha * lr_avg)
         reg_log_decay[block, 1] += np.log1p(item_alpha * lr_avg)
@@ -141,11 +147,11 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    track_lr = user_alpha > 0.0 or item_alpha > 0.0
-    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
+    # Identity features and adagrad: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
         item_repr = np.empty(d, dtype=np.float32)
         stop = ((block + 1) * n) // n_blocks
         for k in range((block * n) // n_blocks, stop):
@@ -173,23 +179,25 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
             label = 1.0 if values[i] > 0.0 else 0.0
             g = weight * (_sigmoid(score) - label)
             if fused:
-                adagrad_pointwise_identity(user, item, g, user_embeddings,
+                lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
                                            user_embedding_accum, user_biases, user_bias_accum,
                                            item_embeddings, item_embedding_accum, item_biases,
-                                           item_bias_accum, learning_rate)
+                                           item_bias_accum, learning_rate, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_bias, 2, d, user_alpha, item_alpha,
+                              lr_lanes)
                 continue
             lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
                                    user_repr, g, g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                    item_repr, g, g, user_embeddings, user_embedding_accum,
                                    user_embedding_momentum, user_biases, user_bias_accum,
                                    user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             _record_decay(reg_log_decay, block, lr_i + lr_u, n_i + n_u, d,
-                          user_alpha, item_alpha)
+                          user_alpha, item_alpha, lr_lanes)
 
 
 @jit.parallel
@@ -218,12 +226,12 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    track_lr = user_alpha > 0.0 or item_alpha > 0.0
-    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
+    # Identity features and adagrad: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta
     pool_size = negative_pool.shape[0]
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
@@ -276,11 +284,14 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
             if fused:
-                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                    user_embeddings,
                                           user_embedding_accum, user_biases,
                                           user_bias_accum, item_embeddings,
                                           item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate)
+                                          item_bias_accum, learning_rate, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+                              lr_lanes)
                 continue
             _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
                              negative_repr, difference)
@@ -288,20 +299,21 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                    user_repr, g, g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                    difference, g, g, user_embeddings, user_embedding_accum,
                                    user_embedding_momentum, user_biases, user_bias_accum,
                                    user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_sum = lr_p + lr_n + lr_u
             n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
+            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
+                          lr_lanes)
         rng_states[block] = state
 
 
@@ -374,11 +386,11 @@ def fit_warp(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    track_lr = user_alpha > 0.0 or item_alpha > 0.0
-    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
+    # Identity features and adagrad: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
@@ -422,11 +434,14 @@ def fit_warp(user_ids, item_ids, values, weights, order,
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
             if fused:
-                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                    user_embeddings,
                                           user_embedding_accum, user_biases,
                                           user_bias_accum, item_embeddings,
                                           item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate)
+                                          item_bias_accum, learning_rate, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+                              lr_lanes)
                 continue
             _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
                              negative_repr, difference)
@@ -434,20 +449,21 @@ def fit_warp(user_ids, item_ids, values, weights, order,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                    user_repr, g, g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                    difference, g, g, user_embeddings, user_embedding_accum,
                                    user_embedding_momentum, user_biases, user_bias_accum,
                                    user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_sum = lr_p + lr_n + lr_u
             n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
+            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
+                          lr_lanes)
         rng_states[block] = state
 
 
@@ -472,11 +488,11 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n_examples = order.shape[0]
     n_blocks = rng_states.shape[0]
-    track_lr = user_alpha > 0.0 or item_alpha > 0.0
-    # Identity features, adagrad and no L2: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta and not track_lr
+    # Identity features and adagrad: one fused pass over the rows (the common case).
+    fused = user_indptr is None and item_indptr is None and not adadelta
     for block in prange(n_blocks):
         user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
@@ -553,11 +569,14 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
             # more in argument passing than the update itself.
             if fused:
-                adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
+                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                    user_embeddings,
                                           user_embedding_accum, user_biases,
                                           user_bias_accum, item_embeddings,
                                           item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate)
+                                          item_bias_accum, learning_rate, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+                              lr_lanes)
                 continue
             _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
                              negative_repr, difference)
@@ -565,18 +584,19 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                                    user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                    user_repr, g, g, item_embeddings, item_embedding_accum,
                                    item_embedding_momentum, item_biases, item_bias_accum,
                                    item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                    difference, g, g, user_embeddings, user_embedding_accum,
                                    user_embedding_momentum, user_biases, user_bias_accum,
                                    user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   track_lr)
+                                   lr_lanes)
             lr_sum = lr_p + lr_n + lr_u
             n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha)
+            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
+                          lr_lanes)
         rng_states[block] = state

@@ -21,33 +21,30 @@ from . import _jit as jit
 
 @jit.inline
 def _adagrad_feature(feature, weight, direction, scale, bias_gradient, embeddings,
-                     embedding_accum, biases, bias_accum, learning_rate, track_lr):
+                     embedding_accum, biases, bias_accum, learning_rate, lr_lanes):
     d = embeddings.shape[1]
     lr = np.float32(learning_rate)
     step_scale = np.float32(weight * scale)
-    lr_sum = 0.0
-    if track_lr:
-        # A separate pass: a float64 reduction inside the update loop would stop it
-        # from being vectorised.
-        for c in range(d):
-            lr_sum += lr / np.sqrt(embedding_accum[feature, c])
     for c in range(d):
         grad = step_scale * direction[c]
         accum = embedding_accum[feature, c]
-        embeddings[feature, c] -= (lr / np.sqrt(accum)) * grad
+        local_lr = lr / np.sqrt(accum)
+        embeddings[feature, c] -= local_lr * grad
         embedding_accum[feature, c] = accum + grad * grad
+        # Per-lane sums (vectorisable); reduced once per example, only for L2.
+        lr_lanes[c] += local_lr
     grad = np.float32(weight * bias_gradient)
     accum = bias_accum[feature]
     local_lr = lr / np.sqrt(accum)
     biases[feature] -= local_lr * grad
     bias_accum[feature] = accum + grad * grad
-    return lr_sum + local_lr
+    return np.float64(local_lr)
 
 
 @jit.inline
 def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddings,
                       embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
-                      rho, epsilon, track_lr):
+                      rho, epsilon, lr_lanes):
     d = embeddings.shape[1]
     rho32 = np.float32(rho)
     one_minus_rho = np.float32(1.0 - rho)
@@ -63,13 +60,7 @@ def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddin
             rho32 * embedding_momentum[feature, c] + one_minus_rho * delta * delta
         )
         embeddings[feature, c] -= delta
-    lr_sum = 0.0
-    if track_lr:
-        # The rate just used, recovered from the updated accumulators
-        # (sqrt(M_old + eps) is not kept, so this uses M_new: close enough for L2).
-        for c in range(d):
-            lr_sum += (np.sqrt(embedding_momentum[feature, c] + eps)
-                       / np.sqrt(embedding_accum[feature, c] + eps))
+        lr_lanes[c] += local_lr
     grad = np.float32(weight * bias_gradient)
     accum = rho32 * bias_accum[feature] + one_minus_rho * grad * grad
     bias_accum[feature] = accum
@@ -77,13 +68,13 @@ def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddin
     delta = local_lr * grad
     bias_momentum[feature] = rho32 * bias_momentum[feature] + one_minus_rho * delta * delta
     biases[feature] -= delta
-    return lr_sum + local_lr
+    return np.float64(local_lr)
 
 
 @jit.inline
 def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
                embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
-               bias_momentum, learning_rate, rho, epsilon, adadelta, track_lr):
+               bias_momentum, learning_rate, rho, epsilon, adadelta, lr_lanes):
     """Step every feature of ``row`` against its gradient.
 
     Parameters
@@ -101,14 +92,14 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     learning_rate, rho, epsilon : float
     adadelta : bool
         Use adadelta (else adagrad; ``*_momentum`` then unused).
-    track_lr : bool
-        Sum the embedding learning rates (only needed for L2); else only the bias's
-        rate is counted.
+    lr_lanes : float32[d]
+        Receives, per component, the sum of the embedding learning rates used (for the
+        L2 bookkeeping; the caller reduces and resets it).
 
     Returns
     -------
     lr_sum : float
-        Sum of the per-parameter learning rates used (``d + 1`` per feature).
+        Sum of the bias learning rates used (one per feature).
     n_features : int
         Number of features stepped.
     """
@@ -118,12 +109,12 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
             lr_sum = _adadelta_feature(
                 row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
                 embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
-                rho, epsilon, track_lr,
+                rho, epsilon, lr_lanes,
             )
         else:
             lr_sum = _adagrad_feature(
                 row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
-                embedding_accum, biases, bias_accum, learning_rate, track_lr,
+                embedding_accum, biases, bias_accum, learning_rate, lr_lanes,
             )
         return lr_sum, 1
     lr_sum = 0.0
@@ -134,13 +125,13 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
             lr_sum += _adadelta_feature(
                 indices[position], data[position], direction, scale, bias_gradient,
                 embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
-                bias_momentum, rho, epsilon, track_lr,
+                bias_momentum, rho, epsilon, lr_lanes,
             )
     else:
         for position in range(start, stop):
             lr_sum += _adagrad_feature(
                 indices[position], data[position], direction, scale, bias_gradient,
-                embeddings, embedding_accum, biases, bias_accum, learning_rate, track_lr,
+                embeddings, embedding_accum, biases, bias_accum, learning_rate, lr_lanes,
             )
     return lr_sum, stop - start
 
@@ -167,16 +158,19 @@ def decay_parameters(embeddings, biases, factor):
 
 @jit.inline
 def _adagrad_bias(biases, bias_accum, row, grad, lr):
+    """One adagrad step of a bias; returns the learning rate used."""
     accum = bias_accum[row]
-    biases[row] -= (lr / np.sqrt(accum)) * grad
+    rate = lr / np.sqrt(accum)
+    biases[row] -= rate * grad
     bias_accum[row] = accum + grad * grad
+    return np.float64(rate)
 
 
 @jit.inline
 def adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
                               user_embedding_accum, user_biases, user_bias_accum,
                               item_embeddings, item_embedding_accum, item_biases,
-                              item_bias_accum, learning_rate):
+                              item_bias_accum, learning_rate, lr_lanes):
     """The pairwise (BPR / WARP) adagrad step for identity features on both sides, fused.
 
     The same floats as ``update_row`` on the positive (direction = user row, scale and
@@ -184,8 +178,8 @@ def adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
     row, +g), in that order, all directions taken before any step. Each component depends
     only on the same component of the inputs, so one pass over ``c`` doing the three steps
     in that order is equivalent (also when negative == positive, which BPR allows after
-    exhausted redraws) and needs no scratch copies of the rows. No learning-rate sums:
-    callers use it only without L2.
+    exhausted redraws) and needs no scratch copies of the rows. The embedding learning
+    rates are added to ``lr_lanes`` (for L2); returns the sum of the three bias rates.
     """
     d = item_embeddings.shape[1]
     lr = np.float32(learning_rate)
@@ -196,30 +190,35 @@ def adagrad_pairwise_identity(user, positive, negative, g, user_embeddings,
         difference = item_embeddings[negative, c] - item_embeddings[positive, c]
         grad = down * u
         accum = item_embedding_accum[positive, c]
-        item_embeddings[positive, c] -= (lr / np.sqrt(accum)) * grad
+        rate_positive = lr / np.sqrt(accum)
+        item_embeddings[positive, c] -= rate_positive * grad
         item_embedding_accum[positive, c] = accum + grad * grad
         grad = up * u
         accum = item_embedding_accum[negative, c]
-        item_embeddings[negative, c] -= (lr / np.sqrt(accum)) * grad
+        rate_negative = lr / np.sqrt(accum)
+        item_embeddings[negative, c] -= rate_negative * grad
         item_embedding_accum[negative, c] = accum + grad * grad
         grad = up * difference
         accum = user_embedding_accum[user, c]
-        user_embeddings[user, c] -= (lr / np.sqrt(accum)) * grad
+        rate_user = lr / np.sqrt(accum)
+        user_embeddings[user, c] -= rate_user * grad
         user_embedding_accum[user, c] = accum + grad * grad
-    _adagrad_bias(item_biases, item_bias_accum, positive, down, lr)
-    _adagrad_bias(item_biases, item_bias_accum, negative, up, lr)
-    _adagrad_bias(user_biases, user_bias_accum, user, up, lr)
+        lr_lanes[c] += rate_positive + rate_negative + rate_user
+    return (_adagrad_bias(item_biases, item_bias_accum, positive, down, lr)
+            + _adagrad_bias(item_biases, item_bias_accum, negative, up, lr)
+            + _adagrad_bias(user_biases, user_bias_accum, user, up, lr))
 
 
 @jit.inline
 def adagrad_pointwise_identity(user, item, g, user_embeddings, user_embedding_accum,
                                user_biases, user_bias_accum, item_embeddings,
                                item_embedding_accum, item_biases, item_bias_accum,
-                               learning_rate):
+                               learning_rate, lr_lanes):
     """The logistic adagrad step for identity features on both sides, fused: the same
     floats as ``update_row`` on the item (direction = user row) then the user (item row),
     both with scale and bias gradient ``g`` and pre-step directions (see
-    ``adagrad_pairwise_identity``). Only used without L2."""
+    ``adagrad_pairwise_identity``). Embedding rates go to ``lr_lanes``; returns the sum
+    of the two bias rates."""
     d = item_embeddings.shape[1]
     lr = np.float32(learning_rate)
     step = np.float32(g)
@@ -228,11 +227,14 @@ def adagrad_pointwise_identity(user, item, g, user_embeddings, user_embedding_ac
         v = item_embeddings[item, c]
         grad = step * u
         accum = item_embedding_accum[item, c]
-        item_embeddings[item, c] = v - (lr / np.sqrt(accum)) * grad
+        rate_item = lr / np.sqrt(accum)
+        item_embeddings[item, c] = v - rate_item * grad
         item_embedding_accum[item, c] = accum + grad * grad
         grad = step * v
         accum = user_embedding_accum[user, c]
-        user_embeddings[user, c] = u - (lr / np.sqrt(accum)) * grad
+        rate_user = lr / np.sqrt(accum)
+        user_embeddings[user, c] = u - rate_user * grad
         user_embedding_accum[user, c] = accum + grad * grad
-    _adagrad_bias(item_biases, item_bias_accum, item, step, lr)
-    _adagrad_bias(user_biases, user_bias_accum, user, step, lr)
+        lr_lanes[c] += rate_item + rate_user
+    return (_adagrad_bias(item_biases, item_bias_accum, item, step, lr)
+            + _adagrad_bias(user_biases, user_bias_accum, user, step, lr))
