@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 from collections.abc import Iterator
 
 import numba
@@ -36,12 +37,20 @@ def check_num_threads(num_threads: object) -> int:
     return num_threads
 
 
+#: Serialises parallel kernel launches across Python threads: numba's workqueue
+#: threading layer aborts the process when two threads launch parallel kernels at once,
+#: and with OpenMP concurrent launches would only oversubscribe the cores. Re-entrant,
+#: because a block may call helpers that open their own ``numba_threads`` block.
+_LAUNCH_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def numba_threads(num_threads: int) -> Iterator[int]:
     """Run the enclosed block with ``numba.set_num_threads(num_threads)``.
 
     The previous thread count is restored in ``finally``, so an exception inside the
-    block leaves the process as it was.
+    block leaves the process as it was. Blocks from different Python threads run one
+    at a time (each already uses ``num_threads`` cores).
 
     Parameters
     ----------
@@ -54,9 +63,10 @@ def numba_threads(num_threads: int) -> Iterator[int]:
         The validated thread count.
     """
     num_threads = check_num_threads(num_threads)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(num_threads)
-    try:
-        yield num_threads
-    finally:
-        numba.set_num_threads(previous)
+    with _LAUNCH_LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(num_threads)
+        try:
+            yield num_threads
+        finally:
+            numba.set_num_threads(previous)

@@ -32,8 +32,20 @@ def _describe(value: object) -> str:
     return f"an object of type {type(value).__name__}"
 
 
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    """C-contiguous float32; values beyond float32's range become inf (and are refused
+    by the finiteness check that follows) without a RuntimeWarning."""
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(values, dtype=FLOAT)
+
+
 def check_sparse(matrix: object, name: str) -> None:
-    """Raise unless ``matrix`` is a 2-d scipy sparse matrix or array."""
+    """Raise unless ``matrix`` is a usable 2-d scipy sparse matrix or array.
+
+    Usable means: real (bool, integer or float) values, all finite; at most
+    ``2**31 - 1`` rows, columns and stored entries (the kernels index with int32).
+    Every sparse input of the package passes through here first.
+    """
     if not sp.issparse(matrix):
         raise ValueError(
             f"{name} must be a scipy.sparse matrix (coo, csr, csc, lil, ...), got "
@@ -41,6 +53,21 @@ def check_sparse(matrix: object, name: str) -> None:
         )
     if matrix.ndim != 2:
         raise ValueError(f"{name} must be 2-dimensional, got shape {matrix.shape}.")
+    if matrix.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers (bool, integer or float), got dtype "
+            f"{matrix.dtype}; converting it would silently drop information."
+        )
+    if max(matrix.shape) > _INT32_MAX:
+        raise ValueError(
+            f"{name} has shape {matrix.shape}; at most {_INT32_MAX} rows and columns (int32 "
+            "indices) are supported."
+        )
+    check_nnz(matrix, name)
+    if matrix.dtype.kind == "f":
+        values = matrix.data if matrix.format in ("coo", "csr", "csc", "bsr", "dia") \
+            else matrix.tocoo().data
+        check_finite(values, name)
 
 
 def check_finite(values: np.ndarray, name: str) -> None:
@@ -50,9 +77,12 @@ def check_finite(values: np.ndarray, name: str) -> None:
 
 
 def check_nnz(matrix: sp.spmatrix, name: str) -> None:
+    """Raise if ``matrix`` stores more entries than int32 indices can address."""
     if matrix.nnz > _INT32_MAX:
         raise ValueError(
-            f"{name} has {matrix.nnz} stored entries; at most {_INT32_MAX} (int32) are supported."
+            f"{name} has {matrix.nnz} stored entries; at most {_INT32_MAX} (int32 indices) "
+            "are supported. Split the data, or drop duplicate entries "
+            "(sum_duplicates()) if there are any."
         )
 
 
@@ -90,7 +120,7 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
     check_sparse(interactions, name)
     coo = interactions.tocoo()
     check_nnz(coo, name)
-    values = np.ascontiguousarray(coo.data, dtype=FLOAT)
+    values = _as_float32(coo.data)
     check_finite(values, name)
     user_ids = np.ascontiguousarray(coo.row, dtype=INDEX)
     item_ids = np.ascontiguousarray(coo.col, dtype=INDEX)
@@ -104,6 +134,7 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
                 + (f" in {sample_weight.format} format" if sp.issparse(sample_weight) else "")
                 + "."
             )
+        check_sparse(sample_weight, "sample_weight")
         if sample_weight.shape != coo.shape:
             raise ValueError(
                 "Sample weight and interactions matrices must be the same shape: "
@@ -117,7 +148,7 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
                 f"sample_weight has {sample_weight.nnz} entries and {name} {coo.nnz}; build "
                 "the weights from interactions.tocoo() so that row and col match exactly."
             )
-        weights = np.ascontiguousarray(sample_weight.data, dtype=FLOAT)
+        weights = _as_float32(sample_weight.data)
         check_finite(weights, "sample_weight")
         if (weights < 0).any():
             raise ValueError(
@@ -154,7 +185,7 @@ def as_features(features: object, name: str) -> FeatureMatrix:
     check_sparse(features, name)
     csr = sp.csr_matrix(features)
     check_nnz(csr, name)
-    data = np.ascontiguousarray(csr.data, dtype=FLOAT)
+    data = _as_float32(csr.data)
     check_finite(data, name)
     indptr = np.ascontiguousarray(csr.indptr, dtype=INDEX)
     indices = np.ascontiguousarray(csr.indices, dtype=INDEX)
@@ -188,6 +219,11 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be integer ids, got a boolean.")
     if isinstance(ids, (numbers.Integral, np.integer)):
         ids = [int(ids)]
+    elif ids is None or isinstance(ids, (str, bytes, numbers.Number)):
+        raise ValueError(
+            f"{name} must hold integer ids (one integer id or a 1-dimensional sequence of "
+            f"them), got {ids!r}."
+        )
     array = np.asarray(ids)
     if array.size and array.dtype.kind == "f":
         if not np.isfinite(array).all() or not np.all(array == np.floor(array)):

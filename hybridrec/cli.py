@@ -1,7 +1,8 @@
 """Command line commands other than the demo: fit, recommend, evaluate.
 
 Every command prints a one-line ``error: ...`` and exits with status 2 for the
-problems a user can fix (missing file, missing column, unknown user, bad option).
+problems a user can fix (missing file, missing column, unknown user, bad option,
+unwritable output path).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def run(handler, args: argparse.Namespace) -> int:
     """Run a command, turning user-fixable errors into one line on stderr."""
     try:
         return handler(args)
-    except (CommandError, ModelFileError, KeyError, ValueError, TypeError) as error:
+    except (CommandError, ModelFileError, KeyError, ValueError, TypeError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .model import _PARAMETER_ARRAYS, LightFM
+from .model import _PARAMETER_ARRAYS, LightFM, _Guard
 
 FORMAT = "hybridrec.model"
 FORMAT_VERSION = 1
@@ -78,6 +78,12 @@ def save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | Non
     ValueError
         Unfitted model, object arrays, reserved names or non-JSON metadata.
     """
+    with _Guard.reading(model, "save_model"):  # never save a model mid-fit
+        return _save_model(model, path, extra_arrays, metadata)
+
+
+def _save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | None,
+                metadata: dict | None) -> Path:
     model._check_initialized()
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
@@ -153,6 +159,12 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist.")
+    if path.is_file() and not zipfile.is_zipfile(path):
+        with open(path, "rb") as stream:
+            start = stream.read(2)
+        if not (len(start) == 2 and start[0] == 0x80 and start[1] <= 5):  # pickle opcode
+            raise ModelFileError(f"{path} is not a readable hybridrec model file (truncated "
+                                 "or corrupted? it is not an npz archive).")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -180,7 +192,7 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
         raise ModelFileError(f"{path} has format version {version!r}; this hybridrec "
                              f"({__version__}) reads versions 1 to {FORMAT_VERSION}.")
     digests = document.get("sha256", {})
-    if set(digests) != set(arrays):
+    if not isinstance(digests, dict) or set(digests) != set(arrays):
         raise ModelFileError(f"{path} is corrupted: its arrays do not match its metadata.")
     for name, array in arrays.items():
         if _digest(array) != digests[name]:
@@ -188,7 +200,7 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
                                  "checksum.")
     try:
         model = LightFM(**document["params"])
-    except (TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path} has invalid hyper-parameters: {error}") from None
     for side in ("item", "user"):
         for suffix in _PARAMETER_ARRAYS:
@@ -208,6 +220,9 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
             if array.shape != expected:
                 raise ModelFileError(f"{path}: {side}_{suffix} has shape {array.shape}, "
                                      f"expected {expected}.")
+    if not model._is_healthy():
+        raise ModelFileError(f"{path} holds non-finite parameters (NaN or inf embeddings or "
+                             "biases, or NaN accumulators); such a model cannot predict.")
     state = document.get("generator_state")
     if state is not None:
         generator = np.random.default_rng()

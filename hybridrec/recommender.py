@@ -28,10 +28,13 @@ vocabulary. Feature values never seen in training are ignored.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import inspect
 import numbers
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ from ._threads import check_num_threads
 from .data import FeatureMatrix, IdMapper, features_from_frame, interactions_from_frame
 from .data import normalize_rows as _normalize_rows
 from .metrics import evaluate
-from .model import _PARAMETER_ARRAYS, LightFM
+from .model import _PARAMETER_ARRAYS, LightFM, _reads, _writes
 from .persist import ModelFileError, load_model, save_model
 
 __all__ = ["Recommender"]
@@ -273,6 +276,15 @@ def _merge_names(matrix: sp.csr_matrix, names: np.ndarray) -> tuple[sp.csr_matri
     return _int32_csr(matrix @ merge), np.asarray(uniques, dtype=object)
 
 
+def _atomic(method: Any) -> Any:
+    """Run ``method`` inside ``self._transaction()``: on any error nothing has changed."""
+    @functools.wraps(method)
+    def wrapper(self: Recommender, *args: Any, **kwargs: Any) -> Any:
+        with self._transaction():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Recommender:
     """Hybrid recommender on DataFrames: id mapping, side features and a LightFM model.
 
@@ -315,6 +327,14 @@ class Recommender:
         got a validation frame, ``precision_at_k`` and ``auc`` on it.
     best_epoch_ : int
         The epoch whose parameters were kept (the last one without validation).
+
+    Notes
+    -----
+    ``fit``, ``fit_partial``, ``fold_in``, ``fold_in_items``, ``add_users`` and
+    ``add_items`` are transactions: if they raise, the object is exactly as before.
+    The read methods (``recommend``, ``similar_*``, ``explain``, ``evaluate``, ...) may
+    run from several threads at once; while one thread updates the object, reads and
+    other updates from other threads raise ``RuntimeError`` (see ``docs/RELIABILITY.md``).
     """
 
     def __init__(
@@ -430,6 +450,37 @@ class Recommender:
     def _check_fitted(self) -> None:
         if getattr(self, "model_", None) is None:
             raise ValueError(_NOT_FITTED)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Undo every change to this object if the enclosed block raises.
+
+        Attributes are restored from a shallow copy of ``__dict__``; the objects that
+        updates change in place are saved separately: the side state (deep copy), the
+        mappers' key index (immutable, so a reference suffices) and the model's
+        attribute dict (its arrays are replaced, not written, by the updates here;
+        ``LightFM.fit_partial`` restores its own arrays on failure). The copies cost
+        O(feature matrices), the same order as the update itself.
+        """
+        saved = dict(self.__dict__)
+        state = copy.deepcopy(self.__dict__.get("_state"))
+        mappers = {side: self.__dict__[f"{side}_mapper_"]._index for side in _SIDES
+                   if f"{side}_mapper_" in self.__dict__}
+        model = self.__dict__.get("model_")
+        model_saved = None if model is None else dict(model.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if state is not None:
+                self._state = state
+            for side, index in mappers.items():
+                getattr(self, f"{side}_mapper_")._index = index
+            if model is not None:
+                model.__dict__.clear()
+                model.__dict__.update(model_saved)
+            raise
 
     # ------------------------------------------------------------- side bookkeeping
     def _identity_on(self, side: str) -> bool:
@@ -567,6 +618,8 @@ class Recommender:
                 np.insert(getattr(model, name), position, values, axis=0)))
 
     # ------------------------------------------------------------------ fitting
+    @_writes
+    @_atomic
     def fit(self, interactions: pd.DataFrame, user_col: Hashable = "user_id",
             item_col: Hashable = "item_id", weight_col: Hashable | None = None,
             user_features: pd.DataFrame | FeatureMatrix | None = None,
@@ -781,6 +834,8 @@ class Recommender:
                 state["active"] = state["active"] | counts
                 self._rebuild(side)
 
+    @_writes
+    @_atomic
     def fit_partial(self, new_interactions: pd.DataFrame, epochs: int | None = None
                     ) -> Recommender:
         """Train further on new interactions between known users and items.
@@ -826,6 +881,7 @@ class Recommender:
         return self
 
     # ------------------------------------------------------- cold start and fold-in
+    @_atomic
     def _add(self, side: str, features: Any, name: str) -> Recommender:
         self._check_fitted()
         if self._state[side]["side"].shape[1] == 0:
@@ -840,6 +896,7 @@ class Recommender:
         self._grow(side, keys, raw, active=False)
         return self
 
+    @_writes
     def add_users(self, user_features: pd.DataFrame | FeatureMatrix) -> Recommender:
         """Add cold-start users known by their features only (no retraining).
 
@@ -860,6 +917,7 @@ class Recommender:
         """
         return self._add("user", user_features, "user_features")
 
+    @_writes
     def add_items(self, item_features: pd.DataFrame | FeatureMatrix) -> Recommender:
         """Add cold-start items known by their features only (no retraining).
 
@@ -880,6 +938,7 @@ class Recommender:
         """
         return self._add("item", item_features, "item_features")
 
+    @_writes
     def fold_in(self, new_interactions: pd.DataFrame,
                 user_features: pd.DataFrame | FeatureMatrix | None = None,
                 epochs: int = 5) -> Recommender:
@@ -916,6 +975,7 @@ class Recommender:
         """
         return self._fold_in("user", new_interactions, user_features, epochs)
 
+    @_writes
     def fold_in_items(self, new_interactions: pd.DataFrame,
                       item_features: pd.DataFrame | FeatureMatrix | None = None,
                       epochs: int = 5) -> Recommender:
@@ -946,6 +1006,7 @@ class Recommender:
         """
         return self._fold_in("item", new_interactions, item_features, epochs)
 
+    @_atomic
     def _fold_in(self, side: str, frame: pd.DataFrame, features: Any, epochs: int
                  ) -> Recommender:
         self._check_fitted()
@@ -1016,6 +1077,7 @@ class Recommender:
             target[rows] = getattr(temporary, f"{side}_{suffix}")[rows]
 
     # ------------------------------------------------------------ recommendations
+    @_reads
     def recommend(self, users: Any = None, k: int = 10, exclude_seen: bool = True,
                   items: Any = None, filter_items: Any = None,
                   user_features: pd.DataFrame | FeatureMatrix | None = None
@@ -1098,6 +1160,7 @@ class Recommender:
                            self.item_mapper_.keys.to_numpy(), ("user", "item", "score"))
         return frame
 
+    @_reads
     def evaluate(self, test: pd.DataFrame, k: int | tuple = (10,),
                  metrics: tuple = ("precision", "recall", "ndcg", "map", "hit_rate", "auc",
                                    "reciprocal_rank", "coverage", "popularity"),
@@ -1167,6 +1230,7 @@ class Recommender:
         return _top_frame(query_keys, found, scores, mapper.keys.to_numpy(),
                           (columns[0], columns[1], "similarity"))
 
+    @_reads
     def similar_items(self, items: Any, k: int = 10) -> pd.DataFrame:
         """Most similar items by cosine similarity of the learned item representations.
 
@@ -1188,6 +1252,7 @@ class Recommender:
         """
         return self._similar("item", items, k, "items", ("item", "similar_item"))
 
+    @_reads
     def similar_users(self, users: Any, k: int = 10) -> pd.DataFrame:
         """Most similar users by cosine similarity of the learned user representations.
 
@@ -1208,6 +1273,7 @@ class Recommender:
         """
         return self._similar("user", users, k, "users", ("user", "similar_user"))
 
+    @_reads
     def recommend_on_item_page(self, user: Any, item: Any, k: int = 10, weight: float = 0.5,
                                exclude_seen: bool = True) -> pd.DataFrame:
         """Recommendations for ``user`` on the page of ``item``.
@@ -1269,6 +1335,7 @@ class Recommender:
             "similarity": similarity[chosen], "rank": np.arange(1, chosen.size + 1)})
 
     # --------------------------------------------------------------- explanations
+    @_reads
     def explain(self, user: Any, item: Any, n: int = 3) -> pd.DataFrame:
         """The user's history items most similar to ``item`` (why it was recommended).
 
@@ -1305,6 +1372,7 @@ class Recommender:
             "history_item": self.item_mapper_.keys.to_numpy()[history[order]],
             "similarity": similarity[order], "rank": np.arange(1, order.size + 1)})
 
+    @_reads
     def score_breakdown(self, user: Any, item: Any) -> pd.DataFrame:
         """Each feature's contribution to the score of (``user``, ``item``).
 
@@ -1387,6 +1455,7 @@ class Recommender:
         n_identity = self._n_identity(side)
         return _l2_normalise(getattr(self.model_, f"{side}_embeddings")[n_identity:])
 
+    @_reads
     def items_for_feature(self, feature: Any, k: int = 10, side: str = "item"
                           ) -> pd.DataFrame:
         """Entities whose representation is closest (cosine) to a feature's embedding.
@@ -1421,6 +1490,7 @@ class Recommender:
         return _top_frame(queries, found, scores, self._mapper(side).keys.to_numpy(),
                           ("feature", side, "similarity"))
 
+    @_reads
     def features_for_item(self, item: Any, k: int = 10, exclude_own: bool = True,
                           side: str = "item") -> pd.DataFrame:
         """Side features closest (cosine) to an item's representation (e.g. tags to add).
@@ -1460,6 +1530,7 @@ class Recommender:
         return _top_frame(queries, found, scores, self._state[side]["names"],
                           (side, "feature", "similarity"))
 
+    @_reads
     def similar_features(self, feature: Any, k: int = 10, side: str = "item") -> pd.DataFrame:
         """Side features whose embeddings are closest (cosine) to a feature's embedding.
 
@@ -1491,6 +1562,7 @@ class Recommender:
                           ("feature", "similar_feature", "similarity"))
 
     # ---------------------------------------------------------------- persistence
+    @_reads
     def save(self, path: str | Path) -> Path:
         """Save to a pickle-free ``.npz`` file (see ``hybridrec.persist``).
 

@@ -59,7 +59,9 @@ def _reference(scores, train, test, k):
                           / min(k, truth.size))
         out["hit_rate"].append(float(len(hits) > 0))
         negatives = n_items - truth.size - len(seen)
-        adjusted = np.maximum(ranks - np.arange(truth.size), 0)
+        # each positive's rank minus the other positives ranked at or above it
+        others = np.array([np.sum(ranks <= r) - 1 for r in ranks])
+        adjusted = np.maximum(ranks - others, 0)
         out["auc"].append(np.mean(1 - adjusted / negatives) if negatives > 0 else 0.5)
         out["rr"].append(1 / (ranks[0] + 1))
     return out

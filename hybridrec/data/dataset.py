@@ -8,7 +8,8 @@ objects, so the id columns of a DataFrame can also be fitted without a Python lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,27 @@ from .features import normalize_rows
 from .mapping import IdMapper, as_key_array
 
 __all__ = ["Dataset"]
+
+
+def _as_list(data: Any, name: str) -> list:
+    try:
+        return list(data)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of tuples, got "
+                        f"{type(data).__name__}.") from None
+
+
+def _weights(values: list, name: str) -> np.ndarray:
+    """Weights as float64, refusing non-numbers and NaN/inf with a message naming ``name``."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numbers: {error}.") from None
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(f"{name} must be finite; got {array[bad[0]]} at position "
+                         f"{int(bad[0])} ({bad.size} non-finite weight(s)).")
+    return array
 
 
 def _keys(values: Iterable | None, name: str) -> Any:
@@ -84,8 +106,22 @@ class Dataset:
         Dataset
             ``self``.
         """
-        self._reset()
-        return self.fit_partial(users, items, user_features, item_features)
+        with self._unchanged_on_error():
+            self._reset()
+            return self.fit_partial(users, items, user_features, item_features)
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self) -> Iterator[None]:
+        """Put every mapping back as it was if the enclosed block raises."""
+        saved = self.mappers()
+        indexes = [mapper._index for mapper in saved]
+        try:
+            yield
+        except BaseException:
+            self._user_ids, self._user_features, self._item_ids, self._item_features = saved
+            for mapper, index in zip(saved, indexes, strict=True):
+                mapper._index = index
+            raise
 
     def fit_partial(self, users: Iterable | None = None, items: Iterable | None = None,
                     user_features: Iterable | None = None,
@@ -116,6 +152,11 @@ class Dataset:
         ValueError
             If an id or feature name is NaN or None.
         """
+        with self._unchanged_on_error():
+            return self._fit_partial(users, items, user_features, item_features)
+
+    def _fit_partial(self, users: Any, items: Any, user_features: Any,
+                     item_features: Any) -> Dataset:
         users, items = _keys(users, "users"), _keys(items, "items")
         user_features = _keys(user_features, "user_features")
         item_features = _keys(item_features, "item_features")
@@ -166,7 +207,7 @@ class Dataset:
             Got ..."`` for a malformed tuple; ``"User id ... not in user id mapping. Make
             sure you call the fit method."`` (and likewise for items) for unknown ids.
         """
-        tuples = list(data)
+        tuples = _as_list(data, "data")
         users = np.empty(len(tuples), dtype=object)
         items = np.empty(len(tuples), dtype=object)
         weights = np.ones(len(tuples), dtype=np.float64)
@@ -183,7 +224,9 @@ class Dataset:
             items[:] = [t[1] for t in tuples]
             triples = np.flatnonzero(lengths == 3)
             if triples.size:
-                weights[triples] = [tuples[i][2] for i in triples]
+                weights[triples] = _weights([tuples[i][2] for i in triples],
+                                            "data (the weight of a (user_id, item_id, "
+                                            "weight) tuple)")
         rows = self._lookup(self._user_ids, users, "User id {} not in user id mapping. "
                             "Make sure you call the fit method.")
         cols = self._lookup(self._item_ids, items, "Item id {} not in item id mapping. "
@@ -279,7 +322,7 @@ class Dataset:
         names: list = []
         weights: list = []
         counts: list = []
-        for datum in data:
+        for datum in _as_list(data, "data"):
             if not isinstance(datum, (tuple, list)) or len(datum) != 2:
                 raise ValueError(f"Expected tuples of ({entity}_id, features), got {datum}.")
             entity_id, entity_features = datum
@@ -302,7 +345,7 @@ class Dataset:
         cols = Dataset._lookup(features, name_keys,
                                "Feature {} not in feature mapping. Call fit first.")
         rows = np.repeat(entity_rows, np.asarray(counts, dtype=np.int64))
-        values = np.asarray(weights, dtype=np.float32)
+        values = _weights(weights, "data (feature weights)").astype(np.float32)
         shape = (len(ids), len(features))
         if identity:
             identity_cols = features.transform(ids.keys, name=f"{entity} ids")

@@ -65,6 +65,9 @@ def _rows_for_keys(keys: Any, mapper: IdMapper | None, unknown: str, column: Has
     """Row indices of ``keys``; returns (codes, mapper, keep-mask or None)."""
     if unknown not in allowed:
         raise ValueError(f"unknown must be one of {allowed}, got {unknown!r}.")
+    if mapper is not None and not isinstance(mapper, IdMapper):
+        raise TypeError(f"the mapper for column {column!r} must be an IdMapper, got "
+                        f"{type(mapper).__name__}.")
     array = as_key_array(keys, str(column))
     if mapper is None:
         mapper = IdMapper()
@@ -72,7 +75,10 @@ def _rows_for_keys(keys: Any, mapper: IdMapper | None, unknown: str, column: Has
     if unknown == "extend":
         mapper = mapper.copy()
         return mapper.fit_transform(array, name=f"id column {column!r}"), mapper, None
-    codes = mapper.transform(array, unknown="ignore", name=f"column {column!r}")
+    try:
+        codes = mapper.transform(array, unknown="ignore", name=f"column {column!r}")
+    except TypeError as error:
+        raise TypeError(f"id column {column!r}: every key must be hashable; {error}.") from None
     known = codes >= 0
     if known.all():
         return codes, mapper, None

@@ -40,12 +40,18 @@ def as_key_array(keys: Any, name: str = "keys") -> np.ndarray | pd.api.extension
     if isinstance(keys, (str, bytes)):
         raise ValueError(f"{name} must be a sequence of keys, got a single string {keys!r}.")
     if not isinstance(keys, (np.ndarray, pd.api.extensions.ExtensionArray, list, tuple)):
-        keys = list(keys)
+        try:
+            keys = list(keys)
+        except TypeError:
+            raise TypeError(f"{name} must be a sequence of keys (list, array, Series, ...), "
+                            f"got {type(keys).__name__} {keys!r}.") from None
     if isinstance(keys, (list, tuple)):
         array = np.empty(len(keys), dtype=object)
         array[:] = keys
-        # Homogeneous ints or strings get a native dtype (faster hashing).
-        if len(keys) and all_same_scalar_type(array):
+        # Homogeneous ints get a native dtype (faster hashing). Strings stay objects:
+        # numpy's fixed-width str dtype drops trailing NUL characters, which would merge
+        # the distinct keys "a" and "a\x00".
+        if len(keys) and pd.api.types.infer_dtype(array, skipna=False) == "integer":
             array = np.asarray(keys)
         keys = array
     if keys.ndim != 1:
@@ -217,7 +223,10 @@ class IdMapper:
             If a key is NaN/None or the mapping would exceed 2**31 - 1 keys.
         """
         array = as_key_array(keys, name)
-        codes, uniques = factorize_keys(array)
+        try:
+            codes, uniques = factorize_keys(array)
+        except TypeError as error:  # unhashable keys (lists, dicts, ...)
+            raise TypeError(f"{name}: every key must be hashable; {error}.") from None
         if codes.size and codes.min() < 0:
             check_no_missing_keys(array, name)
         if len(self._index) == 0:
@@ -427,7 +436,8 @@ class IdMapper:
             return {"keys": np.array([], dtype=np.int64), "kind": np.array("int")}
         if kind == "integer":
             return {"keys": self._index.to_numpy(dtype=np.int64), "kind": np.array("int")}
-        if kind == "string":
+        if kind == "string" and not any(key.endswith("\x00") for key in self._index):
+            # (numpy's str dtype would drop trailing NULs: such keys go through JSON)
             return {"keys": self._index.to_numpy(dtype=str), "kind": np.array("str")}
         return {"keys": np.array([self.to_json()]), "kind": np.array("json")}
 

@@ -71,6 +71,9 @@ def random_train_test_split(interactions: Any, test_percentage: float = 0.2,
         ``random_state`` is invalid.
     """
     coo = _check_sparse(interactions)
+    if isinstance(test_percentage, (bool, np.bool_)) or not isinstance(
+            test_percentage, (int, float, np.integer, np.floating)):
+        raise ValueError(f"test_percentage must be a number in [0, 1], got {test_percentage!r}.")
     if not 0.0 <= float(test_percentage) <= 1.0:
         raise ValueError(f"test_percentage must be in [0, 1], got {test_percentage!r}.")
     rng = _random_state(random_state)

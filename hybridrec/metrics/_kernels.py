@@ -26,8 +26,10 @@ def user_metrics(users, rank_indptr, ranks, n_train, n_items, ks, precision, rec
         Cut-offs.
     precision, recall, ndcg, average_precision, hit_rate : float64[m, nk]
     auc, reciprocal_rank : float64[m]
-        Outputs. AUC follows LightFM: the i-th best positive's rank is reduced by the i
-        positives above it; 0.5 when there are no negatives.
+        Outputs. AUC follows LightFM (1 - rank among negatives / #negatives, averaged over
+        positives; 0.5 without negatives), with one fix: a positive's rank is reduced by
+        all other positives ranked at or above it (LightFM: by its sorted index, which
+        goes wrong for tied positives).
     """
     nk = ks.shape[0]
     for e in prange(users.shape[0]):
@@ -38,10 +40,19 @@ def user_metrics(users, rank_indptr, ranks, n_train, n_items, ks, precision, rec
         ordered = np.sort(ranks[start:stop])
         n_negative = n_items - (n_positive + n_train[user])
         if n_negative > 0:
+            # A positive's rank counts the other positives scored at or above it; they
+            # are not negatives. LightFM subtracts the sorted index i instead, which
+            # under-counts tied positives and can push AUC below 0; here every positive
+            # of a tie group (equal pessimistic ranks) subtracts the whole group.
             total = 0.0
-            for i in range(n_positive):
-                adjusted = max(ordered[i] - i, 0.0)
-                total += 1.0 - adjusted / n_negative
+            first = 0
+            while first < n_positive:
+                last = first
+                while last + 1 < n_positive and ordered[last + 1] == ordered[first]:
+                    last += 1
+                adjusted = max(ordered[first] - last, 0.0)
+                total += (last - first + 1) * (1.0 - adjusted / n_negative)
+                first = last + 1
             auc[e] = total / n_positive
         else:
             auc[e] = 0.5

@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._ranking import RankResult, prepare_test_train, rank_items
-from .._threads import check_num_threads
+from .._threads import check_num_threads, numba_threads
 from ._kernels import user_metrics
 
 __all__ = [
@@ -99,7 +99,8 @@ class UserMetrics:
     reciprocal_rank: np.ndarray
 
 
-def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int]) -> UserMetrics:
+def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int],
+                  num_threads: int = 1) -> UserMetrics:
     ks_array = np.asarray(ks, dtype=np.int64)
     m = result.users.shape[0]
     shape = (m, ks_array.shape[0])
@@ -110,9 +111,10 @@ def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int]) -
     n_train = np.diff(train.indptr).astype(np.int64)
     indptr = result.test.indptr
     if m:
-        user_metrics(result.users, indptr, result.ranks, n_train, result.test.shape[1],
-                     ks_array, out["precision"], out["recall"], out["ndcg"], out["map"],
-                     out["hit_rate"], auc, rr)
+        with numba_threads(num_threads):
+            user_metrics(result.users, indptr, result.ranks, n_train, result.test.shape[1],
+                         ks_array, out["precision"], out["recall"], out["ndcg"],
+                         out["map"], out["hit_rate"], auc, rr)
     return UserMetrics(result.users, ks_array, auc=auc, reciprocal_rank=rr, **out)
 
 
@@ -131,7 +133,7 @@ def _at_k(name: str, model, test_interactions, train_interactions, k, user_featu
     k = _check_k(k)
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections)
-    metrics = _user_metrics(result, train, [k])
+    metrics = _user_metrics(result, train, [k], num_threads)
     return _rows(getattr(metrics, name)[:, 0], result, preserve_rows, 0.0)
 
 
@@ -232,7 +234,8 @@ def auc_score(model, test_interactions, train_interactions=None, user_features=N
     """
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections)
-    return _rows(_user_metrics(result, train, [1]).auc, result, preserve_rows, 0.5)
+    return _rows(_user_metrics(result, train, [1], num_threads).auc, result, preserve_rows,
+                 0.5)
 
 
 def reciprocal_rank(model, test_interactions, train_interactions=None, user_features=None,
@@ -242,7 +245,8 @@ def reciprocal_rank(model, test_interactions, train_interactions=None, user_feat
     items when ``preserve_rows``). Parameters as ``precision_at_k`` (without ``k``)."""
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections)
-    return _rows(_user_metrics(result, train, [1]).reciprocal_rank, result, preserve_rows,
+    return _rows(_user_metrics(result, train, [1], num_threads).reciprocal_rank, result,
+                 preserve_rows,
                  0.0)
 
 
@@ -322,7 +326,7 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
         As in ``precision_at_k``.
     k : int or sequence of int, default (5, 10, 20)
         Cut-offs for the ``@k`` metrics.
-    metrics : sequence of str
+    metrics : str or sequence of str
         Any of ``precision, recall, ndcg, map, hit_rate, popularity`` (per cut-off) and
         ``auc, reciprocal_rank, coverage`` (``coverage`` per cut-off as well).
 
@@ -337,6 +341,8 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
     if not ks:
         raise ValueError("k must name at least one cut-off.")
     ks = [_check_k(value) for value in ks]
+    if isinstance(metrics, str):
+        metrics = (metrics,)
     unknown = [name for name in metrics if name not in AT_K_METRICS + GLOBAL_METRICS]
     if unknown or not metrics:
         raise ValueError(f"unknown metrics {unknown}; choose from "
@@ -345,7 +351,7 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections,
                           top_k=max(ks) if needs_lists else 0)
-    per_user = _user_metrics(result, train, ks)
+    per_user = _user_metrics(result, train, ks, num_threads)
     n = per_user.users.shape[0]
 
     def summary(values: np.ndarray) -> tuple[float, float]:
