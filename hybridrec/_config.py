@@ -22,5 +22,12 @@ REG_CHUNK_MAX = 32768
 REG_CHUNKS_MIN = 16
 
 #: Losses and learning schedules the estimator accepts.
-LOSSES = ("logistic", "warp", "bpr", "warp-kos")
+LOSSES = ("logistic", "warp", "bpr", "warp-kos", "regression", "poisson", "pointwise",
+          "hinge", "adaptive_hinge")
+#: Losses that fit the stored values themselves (explicit feedback).
+EXPLICIT_LOSSES = ("regression", "poisson")
+#: Spotlight's implicit losses (sampled negatives, ``num_negative_samples``).
+SAMPLED_LOSSES = ("pointwise", "hinge", "adaptive_hinge")
+#: Losses that can draw negatives from the explicit negatives (``negative_mixing``).
+MIXING_LOSSES = ("bpr", "pointwise", "hinge", "adaptive_hinge")
 SCHEDULES = ("adagrad", "adadelta")

@@ -15,6 +15,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -190,9 +191,22 @@ class LightFM:
     n : int, default 10
         For WARP-kOS: number of positives sampled per update.
     learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
-    loss : {'logistic', 'bpr', 'warp', 'warp-kos'}, default 'logistic'
+    loss : {'logistic', 'bpr', 'warp', 'warp-kos', 'regression', 'poisson', 'pointwise',
+            'hinge', 'adaptive_hinge'}, default 'logistic'
         ``logistic`` treats stored values > 0 as positives and the rest as negatives;
-        ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only.
+        ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only
+        (sample weights scale every update, also for ``warp-kos``, which LightFM
+        refuses). Explicit feedback, every stored value being a target (e.g. a rating):
+        ``regression`` minimises the squared error and ``predict`` returns the rating
+        estimate ``user_repr . item_repr + user_bias + item_bias``; ``poisson`` minimises
+        the Poisson negative log-likelihood of the values (counts, ``>= 0``) with a log
+        link and ``predict`` returns the rate ``exp(score)`` (rankings are unchanged,
+        the map being monotone). Biases matter for both: a rating scale needs them.
+        Spotlight's implicit losses, from the positives with ``num_negative_samples``
+        negatives drawn uniformly from the items per positive: ``pointwise`` (logistic
+        log-loss, label 1 on the positive, 0 on each negative, the negatives' terms
+        averaged), ``hinge`` (margin 1, averaged over the negatives) and
+        ``adaptive_hinge`` (margin 1 against the highest-scoring negative only).
     learning_rate : float, default 0.05
         Initial learning rate of adagrad (unused by adadelta).
     rho : float, default 0.95
@@ -207,6 +221,18 @@ class LightFM:
         Seed or generator. Stored unmodified; the generator actually used is created at
         the start of ``fit`` (so ``fit`` twice with an int seed gives identical models)
         and kept as ``random_state_`` for ``fit_partial`` calls.
+    num_negative_samples : int, default 1
+        Not a LightFM parameter. Negatives sampled per positive by ``pointwise``,
+        ``hinge``, ``adaptive_hinge`` and ``bpr``. With ``bpr`` and more than one, the
+        loss is the average of the pairs' BPR losses (one step per negative, each of
+        weight ``1 / num_negative_samples``, negatives drawn from the empirical item
+        distribution as with one); with 1, ``bpr`` is exactly LightFM's.
+    negative_mixing : float, default 0.0
+        Not a LightFM parameter. Negative feedback: for ``bpr``, ``pointwise``,
+        ``hinge`` and ``adaptive_hinge``, the probability (``0 <= p <= 1``) that a
+        sampled negative is drawn uniformly from the user's explicit negatives (stored
+        values < 0, e.g. dislikes as -1) instead of the usual distribution, for users
+        that have any. 0 keeps the usual sampling (and LightFM's BPR).
 
     Attributes
     ----------
@@ -234,6 +260,8 @@ class LightFM:
         user_alpha: float = 0.0,
         max_sampled: int = 10,
         random_state: object = None,
+        num_negative_samples: int = 1,
+        negative_mixing: float = 0.0,
     ) -> None:
         self.no_components = no_components
         self.k = k
@@ -247,6 +275,8 @@ class LightFM:
         self.user_alpha = user_alpha
         self.max_sampled = max_sampled
         self.random_state = random_state
+        self.num_negative_samples = num_negative_samples
+        self.negative_mixing = negative_mixing
         # Fail fast, as LightFM does, but without converting anything (sklearn's rule).
         self._validate_params()
         self._reset_state()
@@ -330,6 +360,15 @@ class LightFM:
                 f"got {self.learning_schedule!r}."
             )
         integer("no_components", 1)
+        integer("num_negative_samples", 1)
+        real("negative_mixing", 0.0, True)
+        if self.negative_mixing > 1.0:
+            raise ValueError(f"negative_mixing must be <= 1, got {self.negative_mixing}.")
+        if self.negative_mixing > 0.0 and self.loss not in _config.MIXING_LOSSES:
+            raise ValueError(
+                f"negative_mixing > 0 needs loss in {_config.MIXING_LOSSES}, got "
+                f"loss={self.loss!r}."
+            )
         integer("k", 1)
         integer("n", 1)
         if self.k > self.n:
@@ -471,7 +510,8 @@ class LightFM:
         item_features : scipy.sparse matrix, shape (>= n_items, n_item_features), optional
         sample_weight : scipy.sparse.coo_matrix, optional
             Per-interaction weights with exactly the coordinates (and order) of
-            ``interactions.tocoo()``. Not supported with ``loss='warp-kos'``.
+            ``interactions.tocoo()``. They scale each example's update for every
+            loss (``warp-kos`` included, unlike LightFM).
         epochs : int, default 1
         num_threads : int, default 1
             Parallel threads (at most ``numba.config.NUMBA_NUM_THREADS``).
@@ -490,8 +530,6 @@ class LightFM:
             Either way the model keeps the state it had before the call.
         RuntimeError
             Another thread is fitting this model.
-        NotImplementedError
-            ``sample_weight`` with ``loss='warp-kos'``.
         """
         self._validate_params()
         prepared = self._prepare(interactions, user_features, item_features, sample_weight,
@@ -536,8 +574,6 @@ class LightFM:
                  sample_weight: object, epochs: object, num_threads: object, fresh: bool
                  ) -> tuple[Interactions, FeatureMatrix, FeatureMatrix]:
         """Validate and convert every input of ``fit`` / ``fit_partial``; change nothing."""
-        if self.loss == "warp-kos" and sample_weight is not None:
-            raise NotImplementedError("k-OS loss with sample weights not implemented.")
         if (isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral)
                 or epochs < 0):
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
@@ -620,25 +656,55 @@ class LightFM:
         """The loss-specific trailing kernel arguments, built once per ``fit_partial``."""
         if self.loss == "logistic":
             return ()
+        if self.loss in _config.EXPLICIT_LOSSES:
+            return (self.loss == "poisson",)
         positives = data.values > 0
         lookup = sp.coo_matrix((data.values, (data.user_ids, data.item_ids)), shape=data.shape)
         positives_indptr, positives_indices = as_lookup(lookup, positive_only=True)
         if self.loss == "bpr":
             negative_pool = np.ascontiguousarray(data.item_ids[positives])
+            if self._sampled_bpr():
+                return (positives_indptr, positives_indices, negative_pool,
+                        _config.BPR_MAX_REDRAWS, int(self.num_negative_samples),
+                        losses.SAMPLED_BPR, *self._known_negatives(data))
             return (positives_indptr, positives_indices, negative_pool,
                     _config.BPR_MAX_REDRAWS)
+        if self.loss in _config.SAMPLED_LOSSES:
+            mode = {"pointwise": losses.SAMPLED_POINTWISE, "hinge": losses.SAMPLED_HINGE,
+                    "adaptive_hinge": losses.SAMPLED_ADAPTIVE_HINGE}[self.loss]
+            # Uniform over the items, as Spotlight samples.
+            negative_pool = np.arange(n_items, dtype=_config.INDEX)
+            return (positives_indptr, positives_indices, negative_pool,
+                    _config.BPR_MAX_REDRAWS, int(self.num_negative_samples), mode,
+                    *self._known_negatives(data))
         warp = (positives_indptr, positives_indices, n_items, int(self.max_sampled),
                 _config.MAX_LOSS)
         if self.loss == "warp":
             return warp
         return (*warp, int(self.k), int(self.n))
 
+    def _sampled_bpr(self) -> bool:
+        """BPR through ``fit_sampled`` (several negatives or explicit negatives); else
+        LightFM's ``fit_bpr``."""
+        return self.num_negative_samples > 1 or self.negative_mixing > 0.0
+
+    def _known_negatives(self, data: Interactions) -> tuple:
+        """(indptr, indices) CSR of each user's explicit negatives (value < 0), sorted,
+        and the mixing probability: ``fit_sampled``'s trailing arguments."""
+        negative = data.values < 0
+        matrix = sp.csr_matrix(
+            (np.ones(int(negative.sum()), dtype=np.float32),
+             (data.user_ids[negative], data.item_ids[negative])), shape=data.shape)
+        matrix.sum_duplicates()
+        return (matrix.indptr.astype(_config.INDEX), matrix.indices.astype(_config.INDEX),
+                float(self.negative_mixing))
+
     def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
                    item_matrix: FeatureMatrix, extra: tuple, num_threads: int) -> None:
         rng = self.random_state_
         # Only examples that can produce an update are visited (better thread balance).
         active = data.weights > 0
-        if self.loss != "logistic":
+        if self.loss != "logistic" and self.loss not in _config.EXPLICIT_LOSSES:
             active &= data.values > 0
         order = np.flatnonzero(active).astype(_config.INDEX)
         rng.shuffle(order)
@@ -651,7 +717,14 @@ class LightFM:
             "bpr": losses.fit_bpr,
             "warp": losses.fit_warp,
             "warp-kos": losses.fit_warp_kos,
+            "regression": losses.fit_explicit,
+            "poisson": losses.fit_explicit,
+            "pointwise": losses.fit_sampled,
+            "hinge": losses.fit_sampled,
+            "adaptive_hinge": losses.fit_sampled,
         }[self.loss]
+        if self.loss == "bpr" and self._sampled_bpr():
+            kernel = losses.fit_sampled
         regularised = self.item_alpha > 0 or self.user_alpha > 0
         # L2 is applied as a decay of every parameter after each chunk of examples
         # (exactly what per-example weight decay amounts to, without touching every
@@ -710,7 +783,8 @@ class LightFM:
         Returns
         -------
         numpy.ndarray of float32, shape (n_pairs,)
-            ``user_repr . item_repr + user_bias + item_bias``.
+            ``user_repr . item_repr + user_bias + item_bias``; with ``loss='poisson'``
+            its exponential (the predicted rate).
         """
         self._check_initialized()
         num_threads = check_num_threads(num_threads)
@@ -735,6 +809,8 @@ class LightFM:
                                   *item_matrix.kernel_args(), self.user_embeddings,
                                   self.user_biases, self.item_embeddings, self.item_biases,
                                   threads, out)
+        if self.loss == "poisson":
+            np.exp(out, out=out)
         return out
 
     def _id_features(self, features: object, side: str, ids: np.ndarray) -> FeatureMatrix:
@@ -810,8 +886,11 @@ class LightFM:
             return embeddings[:n_rows], getattr(self, f"{side}_biases")[:n_rows]
         out_embeddings = np.empty((n_rows, embeddings.shape[1]), dtype=np.float32)
         out_biases = np.empty(n_rows, dtype=np.float32)
-        scoring.representations(*matrix.kernel_args(), n_rows, embeddings,
-                                getattr(self, f"{side}_biases"), out_embeddings, out_biases)
+        # The caller's thread count (numba's default outside a ``numba_threads`` block).
+        with numba_threads(numba.get_num_threads()):
+            scoring.representations(*matrix.kernel_args(), n_rows, embeddings,
+                                    getattr(self, f"{side}_biases"), out_embeddings,
+                                    out_biases)
         return out_embeddings, out_biases
 
     def _get_representations(self, features: object, side: str

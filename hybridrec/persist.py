@@ -171,7 +171,8 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
     except ValueError as error:
         raise ModelFileError(f"{path} holds pickled objects, which are never loaded "
                              f"(hybridrec files contain plain arrays only): {error}") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as error:
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error,
+            NotImplementedError) as error:  # zipfile: a flipped version/compression field
         raise ModelFileError(f"{path} is not a readable hybridrec model file (truncated or "
                              f"corrupted?): {error}") from None
     if _METADATA_KEY not in arrays:

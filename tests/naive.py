@@ -106,11 +106,15 @@ def _positives(user_ids, item_ids, values, n_users) -> list[set]:
 def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights, order,
               n_users: int, n_items: int, seed: int, *, max_sampled: int = 10,
               k: int = 5, n: int = 10, max_loss: float = 10.0, max_redraws: int = 64,
-              user_alpha: float = 0.0, item_alpha: float = 0.0) -> tuple[float, float]:
+              user_alpha: float = 0.0, item_alpha: float = 0.0,
+              n_negatives: int = 1, uniform_pool: bool = False,
+              negative_mixing: float = 0.0) -> tuple[float, float]:
     """One serial epoch of ``loss`` over ``order``; returns the (user, item) log-decay."""
     d = model.p["item_embeddings"].shape[1]
     positives = _positives(user_ids, item_ids, values, n_users)
     pool = [int(i) for i, v in zip(item_ids, values, strict=True) if v > 0]
+    if uniform_pool:
+        pool = list(range(n_items))
     sorted_positives = [sorted(s) for s in positives]
     state = seed
     log_decay = [0.0, 0.0]
@@ -146,7 +150,67 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
             r2, n2 = model.update("user", user, i_repr, g, g)
             record(r1 + r2, n1 + n2)
             continue
+        if loss in ("regression", "poisson"):
+            u_repr, u_bias = model.representation("user", user)
+            i_repr, i_bias = model.representation("item", item)
+            score = u_repr @ i_repr + u_bias + i_bias
+            target = float(values[i])
+            # d/ds of (s - y)^2 / 2, and of exp(s) - y s (Poisson NLL, log link).
+            g = weight * ((math.exp(score) if loss == "poisson" else score) - target)
+            r1, n1 = model.update("item", item, u_repr, g, g)
+            r2, n2 = model.update("user", user, i_repr, g, g)
+            record(r1 + r2, n1 + n2)
+            continue
         if not values[i] > 0:
+            continue
+        if loss in ("pointwise", "hinge", "adaptive_hinge", "bpr-multi"):
+            drawn = []
+            known = sorted({int(j) for u, j, v in zip(user_ids, item_ids, values,
+                                                      strict=True) if u == user and v < 0})
+            for _ in range(n_negatives):
+                if negative_mixing > 0 and known:
+                    state, r = draw_below(state, 1 << 24)
+                    if r < negative_mixing * (1 << 24):
+                        state, r = draw_below(state, len(known))
+                        drawn.append(known[r])
+                        continue
+                negative = item
+                for _ in range(max_redraws):
+                    state, r = draw_below(state, len(pool))
+                    negative = pool[r]
+                    if negative not in positives[user]:
+                        break
+                drawn.append(negative)
+            if loss == "pointwise":
+                steps = [(item, 1.0, 1.0)] + [(j, 0.0, 1.0 / n_negatives) for j in drawn]
+                for target, label, scale in steps:
+                    u_repr, u_bias = model.representation("user", user)
+                    t_repr, t_bias = model.representation("item", target)
+                    g = weight * scale * (_sigmoid(u_repr @ t_repr + u_bias + t_bias) - label)
+                    r1, n1 = model.update("item", target, u_repr, g, g)
+                    r2, n2 = model.update("user", user, t_repr, g, g)
+                    record(r1 + r2, n1 + n2)
+                continue
+            scale = 1.0 / n_negatives
+            if loss == "adaptive_hinge":
+                u_repr, _ = model.representation("user", user)
+                scores = [u_repr @ model.representation("item", j)[0]
+                          + model.representation("item", j)[1] for j in drawn]
+                drawn = [drawn[int(np.argmax(scores))]]  # first maximum
+                scale = 1.0
+            for negative in drawn:
+                u_repr, _ = model.representation("user", user)
+                p_repr, p_bias = model.representation("item", item)
+                n_repr, n_bias = model.representation("item", negative)
+                x = (u_repr @ p_repr + p_bias) - (u_repr @ n_repr + n_bias)
+                if loss == "bpr-multi":
+                    g = weight * scale * (1.0 - _sigmoid(x))
+                elif x >= 1.0:
+                    continue
+                else:
+                    g = weight * scale
+                record(*model.pairwise_update(g, user, item, negative, u_repr, p_repr,
+                                              n_repr))
             continue
         if loss == "bpr":
             negative = item

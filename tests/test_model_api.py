@@ -22,11 +22,79 @@ def _random(n_users=10, n_items=100, density=0.1, seed=42, fmt="coo"):
                      dtype=np.float32, data_rvs=lambda n: np.ones(n))
 
 
+#: Constructor parameters beyond LightFM's, after ``random_state``, with defaults that
+#: keep LightFM's behaviour.
+EXTRA_DEFAULTS = dict(num_negative_samples=1, negative_mixing=0.0)
+
+
 def test_constructor_defaults_match_lightfm():
     signature = inspect.signature(LightFM.__init__)
+    names = [name for name in signature.parameters if name != "self"]
+    assert names[:len(LIGHTFM_DEFAULTS)] == list(LIGHTFM_DEFAULTS)
     defaults = {name: p.default for name, p in signature.parameters.items() if name != "self"}
-    assert defaults == LIGHTFM_DEFAULTS
-    assert LightFM().get_params() == LIGHTFM_DEFAULTS
+    assert {name: defaults[name] for name in LIGHTFM_DEFAULTS} == LIGHTFM_DEFAULTS
+    assert defaults == {**LIGHTFM_DEFAULTS, **EXTRA_DEFAULTS}
+    assert LightFM().get_params() == {**LIGHTFM_DEFAULTS, **EXTRA_DEFAULTS}
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_num_negative_samples_validation(bad):
+    with pytest.raises(ValueError, match="num_negative_samples must be"):
+        LightFM(loss="hinge", num_negative_samples=bad)
+
+
+@pytest.mark.parametrize("loss", ["pointwise", "hinge", "adaptive_hinge", "bpr",
+                                  "regression", "poisson"])
+def test_new_losses_fit_and_predict(loss):
+    train = _random(density=0.3)
+    model = LightFM(loss=loss, num_negative_samples=3, random_state=0).fit(train, epochs=2)
+    scores = model.predict(np.zeros(5, dtype=np.int32), np.arange(5, dtype=np.int32))
+    assert np.isfinite(scores).all()
+    if loss == "poisson":
+        assert (scores > 0).all()  # the rate exp(score)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(negative_mixing=-0.1), "negative_mixing must be >= 0"),
+    (dict(negative_mixing=1.5), "negative_mixing must be <= 1"),
+    (dict(negative_mixing=0.5, loss="warp"), "negative_mixing > 0 needs loss in"),
+])
+def test_negative_mixing_validation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        LightFM(**{"loss": "bpr", **bad})
+
+
+@pytest.mark.parametrize("loss", ["bpr", "hinge", "pointwise", "adaptive_hinge"])
+def test_negative_mixing_pushes_explicit_negatives_down(loss):
+    """Dislikes (-1) used as preferred negatives end up below the same items trained
+    without them (the negatives are never drawn uniformly here: 400 items)."""
+    rng = np.random.default_rng(0)
+    n_users, n_items = 30, 400
+    dense = (rng.random((n_users, n_items)) < 0.05).astype(np.float32)
+    disliked = np.arange(10)  # items everybody dislikes and nobody likes
+    dense[:, disliked] = -1.0
+    train = sp.coo_matrix(dense)
+
+    def disliked_score(mixing):
+        model = LightFM(loss=loss, negative_mixing=mixing, random_state=0)
+        model.fit(train, epochs=5)
+        users = np.repeat(np.arange(n_users), len(disliked)).astype(np.int32)
+        items = np.tile(disliked, n_users).astype(np.int32)
+        scores = model.predict(users, items)
+        others = model.predict(users, (items + 200).astype(np.int32))
+        return float(np.mean(scores - others))
+
+    assert disliked_score(0.5) < disliked_score(0.0) - 0.1
+
+
+def test_bpr_with_one_negative_is_lightfm_bpr():
+    """num_negative_samples=1 (the default) keeps the LightFM BPR kernel, bit for bit."""
+    train = _random(density=0.3)
+    default = LightFM(loss="bpr", random_state=0).fit(train, epochs=2)
+    explicit = LightFM(loss="bpr", random_state=0, num_negative_samples=1).fit(train, epochs=2)
+    np.testing.assert_array_equal(default.item_embeddings, explicit.item_embeddings)
+    several = LightFM(loss="bpr", random_state=0, num_negative_samples=4).fit(train, epochs=2)
+    assert not np.array_equal(several.item_embeddings, default.item_embeddings)
 
 
 def test_method_signatures_match_lightfm():
@@ -47,7 +115,7 @@ def test_method_signatures_match_lightfm():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(loss="hinge"), "loss must be one of"),
+    (dict(loss="squared_hinge"), "loss must be one of"),
     (dict(learning_schedule="sgd"), "learning_schedule must be one of"),
     (dict(no_components=0), "no_components must be >= 1"),
     (dict(no_components=-1), "no_components must be >= 1"),
@@ -191,8 +259,29 @@ def test_sample_weight_checks():
     with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         LightFM().fit(train, sample_weight=negative)
     LightFM().fit(train, sample_weight=sp.coo_matrix((train.data, (train.row, train.col))))
-    with pytest.raises(NotImplementedError, match="k-OS loss with sample weights"):
-        LightFM(loss="warp-kos").fit(train, sample_weight=np.ones(1))
+
+
+def test_warp_kos_accepts_sample_weights():
+    """LightFM raises NotImplementedError here; hybridrec scales the update by the weight
+    (zero weights skip the example, so all-zero weights change nothing)."""
+    rng = np.random.default_rng(0)
+    train = sp.coo_matrix((rng.random((20, 30)) < 0.3).astype(np.float32))
+    weights = sp.coo_matrix((rng.uniform(0.5, 2.0, train.nnz).astype(np.float32),
+                             (train.row, train.col)), shape=train.shape)
+    unweighted = LightFM(loss="warp-kos", random_state=0).fit(train, epochs=2)
+    weighted = LightFM(loss="warp-kos", random_state=0).fit(train, sample_weight=weights,
+                                                             epochs=2)
+    assert np.isfinite(weighted.item_embeddings).all()
+    assert not np.array_equal(weighted.item_embeddings, unweighted.item_embeddings)
+    ones = sp.coo_matrix((np.ones(train.nnz, np.float32), (train.row, train.col)),
+                         shape=train.shape)
+    same = LightFM(loss="warp-kos", random_state=0).fit(train, sample_weight=ones, epochs=2)
+    np.testing.assert_array_equal(same.item_embeddings, unweighted.item_embeddings)
+    zeros = sp.coo_matrix((np.zeros(train.nnz, np.float32), (train.row, train.col)),
+                          shape=train.shape)
+    untouched = LightFM(loss="warp-kos", random_state=0).fit(train, sample_weight=zeros)
+    fresh = LightFM(loss="warp-kos", random_state=0).fit(train, epochs=0)
+    np.testing.assert_array_equal(untouched.item_embeddings, fresh.item_embeddings)
 
 
 @pytest.mark.parametrize("bad, match", [(0, "epochs must be"), (-1, "epochs must be"),

@@ -216,7 +216,7 @@ def test_feature_encoding_reuses_training_bins(small):
 def test_parameter_and_input_errors(small):
     frame = small.interactions
     with pytest.raises(ValueError, match="loss must be one of"):
-        Recommender(loss="hinge").fit(frame)
+        Recommender(loss="squared_hinge").fit(frame)
     with pytest.raises(ValueError, match="epochs must be an integer >= 0, got -1"):
         Recommender(epochs=-1).fit(frame)
     with pytest.raises(ValueError, match="normalize_features must be True or False"):

@@ -1,6 +1,7 @@
-"""One Hogwild epoch kernel per loss family: logistic, BPR, WARP and WARP-kOS.
+"""One Hogwild epoch kernel per loss family: logistic, BPR, WARP, WARP-kOS and the
+explicit-feedback losses (regression, Poisson) and Spotlight's sampled losses.
 
-All four share one argument layout (documented on ``fit_logistic``) and the same shape:
+All share one argument layout (documented on ``fit_logistic``) and the same shape:
 ``prange`` over ``n_blocks = rng_states.shape[0]`` contiguous blocks of the shuffled
 ``order``; each block owns scratch buffers and an RNG stream, and writes model parameters
 without locks (the deliberate Hogwild race). Examples with zero sample weight are skipped
@@ -599,4 +600,324 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             n_features = n_p + n_n + n_u
             _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
                           lr_lanes)
+        rng_states[block] = state
+
+
+@jit.parallel
+def fit_explicit(user_ids, item_ids, values, weights, order,
+                 user_indptr, user_indices, user_data,
+                 item_indptr, item_indices, item_data,
+                 user_embeddings, user_embedding_accum, user_embedding_momentum,
+                 user_biases, user_bias_accum, user_bias_momentum,
+                 item_embeddings, item_embedding_accum, item_embedding_momentum,
+                 item_biases, item_bias_accum, item_bias_momentum,
+                 learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
+                 rng_states, reg_log_decay, poisson):
+    """One pass of an explicit-feedback loss over ``order`` (every stored value is a
+    target, e.g. a rating).
+
+    ``poisson=False``: squared error ``(score - value)^2 / 2``, gradient
+    ``weight * (score - value)``. ``poisson=True``: Poisson negative log-likelihood with
+    a log link, ``exp(score) - value * score``, gradient ``weight * (exp(score) - value)``
+    (the rate is ``exp(score)``). The step is the logistic one with this gradient; see
+    ``fit_logistic`` for the arguments (``rng_states`` only sets the number of blocks).
+    """
+    d = item_embeddings.shape[1]
+    n = order.shape[0]
+    n_blocks = rng_states.shape[0]
+    fused = user_indptr is None and item_indptr is None and not adadelta
+    for block in prange(n_blocks):
+        user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
+        item_repr = np.empty(d, dtype=np.float32)
+        stop = ((block + 1) * n) // n_blocks
+        for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD_IDS < stop:
+                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+            if k + _AHEAD < stop:
+                ahead = order[k + _AHEAD]
+                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                  user_embeddings, user_embedding_accum, user_biases,
+                                  user_bias_accum, item_embeddings, item_embedding_accum,
+                                  item_biases, item_bias_accum)
+            i = order[k]
+            weight = weights[i]
+            if weight == 0.0:
+                continue
+            user = user_ids[i]
+            item = item_ids[i]
+            user_bias = compute_representation(user_indptr, user_indices, user_data,
+                                               user, user_embeddings,
+                                               user_biases, user_repr)
+            item_bias = compute_representation(item_indptr, item_indices, item_data,
+                                               item, item_embeddings,
+                                               item_biases, item_repr)
+            score = dot(user_repr, item_repr) + user_bias + item_bias
+            if poisson:
+                g = weight * (np.exp(score) - values[i])
+            else:
+                g = weight * (score - values[i])
+            if fused:
+                lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
+                                           user_embedding_accum, user_biases, user_bias_accum,
+                                           item_embeddings, item_embedding_accum, item_biases,
+                                           item_bias_accum, learning_rate, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_bias, 2, d, user_alpha, item_alpha,
+                              lr_lanes)
+                continue
+            lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
+                                   user_repr, g, g, item_embeddings, item_embedding_accum,
+                                   item_embedding_momentum, item_biases, item_bias_accum,
+                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   lr_lanes)
+            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                   item_repr, g, g, user_embeddings, user_embedding_accum,
+                                   user_embedding_momentum, user_biases, user_bias_accum,
+                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                   lr_lanes)
+            _record_decay(reg_log_decay, block, lr_i + lr_u, n_i + n_u, d,
+                          user_alpha, item_alpha, lr_lanes)
+
+
+@jit.serial
+def _sampled_pairwise_step(user, positive, negative, g, user_indptr, user_indices,
+                           user_data, item_indptr, item_indices, item_data,
+                           user_embeddings, user_embedding_accum, user_embedding_momentum,
+                           user_biases, user_bias_accum, user_bias_momentum,
+                           item_embeddings, item_embedding_accum, item_embedding_momentum,
+                           item_biases, item_bias_accum, item_bias_momentum,
+                           learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
+                           negative_repr, difference, lr_lanes):
+    """LightFM's pairwise step (as in ``fit_bpr``) with the pre-step representations;
+    returns ``(sum of bias rates, n features)`` for ``_record_decay``."""
+    d = difference.shape[0]
+    for c in range(d):
+        difference[c] = negative_repr[c] - positive_repr[c]
+    lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                           user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                           item_embedding_momentum, item_biases, item_bias_accum,
+                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                           lr_lanes)
+    lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                           user_repr, g, g, item_embeddings, item_embedding_accum,
+                           item_embedding_momentum, item_biases, item_bias_accum,
+                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                           lr_lanes)
+    lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                           difference, g, g, user_embeddings, user_embedding_accum,
+                           user_embedding_momentum, user_biases, user_bias_accum,
+                           user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                           lr_lanes)
+    return lr_p + lr_n + lr_u, n_p + n_n + n_u
+
+
+@jit.serial
+def _sampled_pointwise_step(user, item, g, user_indptr, user_indices, user_data,
+                            item_indptr, item_indices, item_data,
+                            user_embeddings, user_embedding_accum, user_embedding_momentum,
+                            user_biases, user_bias_accum, user_bias_momentum,
+                            item_embeddings, item_embedding_accum, item_embedding_momentum,
+                            item_biases, item_bias_accum, item_bias_momentum,
+                            learning_rate, rho, epsilon, adadelta, user_repr, item_repr,
+                            lr_lanes):
+    """The logistic step of ``fit_logistic`` with gradient ``g`` on the score."""
+    lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
+                           user_repr, g, g, item_embeddings, item_embedding_accum,
+                           item_embedding_momentum, item_biases, item_bias_accum,
+                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                           lr_lanes)
+    lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                           item_repr, g, g, user_embeddings, user_embedding_accum,
+                           user_embedding_momentum, user_biases, user_bias_accum,
+                           user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                           lr_lanes)
+    return lr_i + lr_u, n_i + n_u
+
+
+#: ``mode`` values of ``fit_sampled``.
+SAMPLED_POINTWISE = 0
+SAMPLED_BPR = 1
+SAMPLED_HINGE = 2
+SAMPLED_ADAPTIVE_HINGE = 3
+
+
+@jit.parallel
+def fit_sampled(user_ids, item_ids, values, weights, order,
+                user_indptr, user_indices, user_data,
+                item_indptr, item_indices, item_data,
+                user_embeddings, user_embedding_accum, user_embedding_momentum,
+                user_biases, user_bias_accum, user_bias_momentum,
+                item_embeddings, item_embedding_accum, item_embedding_momentum,
+                item_biases, item_bias_accum, item_bias_momentum,
+                learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
+                rng_states, reg_log_decay,
+                positives_indptr, positives_indices, negative_pool, max_redraws,
+                n_negatives, mode, negatives_indptr, negatives_indices, negative_mixing):
+    """Spotlight's implicit losses with ``n_negatives`` sampled negatives per positive
+    (value > 0) example of ``order``.
+
+    For each example, ``n_negatives`` items are drawn uniformly from ``negative_pool``
+    (redrawn up to ``max_redraws`` times while a positive of the user, as in
+    ``fit_bpr``); ``s(i)`` is the score ``user_repr . item_repr + biases`` and ``w`` the
+    sample weight. Then, by ``mode``:
+
+    * ``SAMPLED_POINTWISE``: logistic log-loss, label 1 on the positive and 0 on each
+      negative: one logistic step on the positive with gradient ``w (sigmoid(s) - 1)``,
+      then one per negative with ``(w / n_negatives) sigmoid(s)``.
+    * ``SAMPLED_BPR``: for each negative in turn, a BPR step
+      ``g = (w / n_negatives) (1 - sigmoid(s(p) - s(n)))`` (the average of the pairs'
+      losses; each step scores with the current parameters).
+    * ``SAMPLED_HINGE``: the same with the hinge ``max(0, 1 - s(p) + s(n))``, i.e.
+      ``g = w / n_negatives`` when the margin is violated and no step otherwise.
+    * ``SAMPLED_ADAPTIVE_HINGE``: the hinge on the highest-scoring of the negatives only
+      (first drawn on ties), ``g = w``.
+
+    Pairwise steps are LightFM's (``fit_bpr``). Extra parameters: ``fit_bpr``'s, plus
+    ``n_negatives`` and ``mode``, and the explicit negatives: ``negatives_indptr,
+    negatives_indices`` (int32 CSR of each user's items with value < 0) and
+    ``negative_mixing``: for a user with explicit negatives, each negative is, with this
+    probability, drawn uniformly from them instead of from ``negative_pool`` (one draw
+    of 2**24 decides; with ``negative_mixing == 0`` no extra draw is made).
+    """
+    d = item_embeddings.shape[1]
+    n = order.shape[0]
+    n_blocks = rng_states.shape[0]
+    pool_size = negative_pool.shape[0]
+    share = 1.0 / n_negatives
+    for block in prange(n_blocks):
+        user_repr = np.empty(d, dtype=np.float32)
+        lr_lanes = np.zeros(d, dtype=np.float32)
+        positive_repr = np.empty(d, dtype=np.float32)
+        negative_repr = np.empty(d, dtype=np.float32)
+        difference = np.empty(d, dtype=np.float32)
+        drawn = np.empty(n_negatives, dtype=np.int32)
+        state = rng_states[block]
+        stop = ((block + 1) * n) // n_blocks
+        for k in range((block * n) // n_blocks, stop):
+            if k + _AHEAD_IDS < stop:
+                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+            if k + _AHEAD < stop:
+                ahead = order[k + _AHEAD]
+                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                  user_embeddings, user_embedding_accum, user_biases,
+                                  user_bias_accum, item_embeddings, item_embedding_accum,
+                                  item_biases, item_bias_accum)
+            i = order[k]
+            weight = weights[i]
+            if weight == 0.0 or not values[i] > 0.0:
+                continue
+            user = user_ids[i]
+            positive = item_ids[i]
+            row_start = positives_indptr[user]
+            row_stop = positives_indptr[user + 1]
+            known_start = negatives_indptr[user]
+            n_known = negatives_indptr[user + 1] - known_start
+            for m in range(n_negatives):
+                if negative_mixing > 0.0 and n_known > 0:
+                    state, r = draw_below(state, 16777216)
+                    if r < negative_mixing * 16777216.0:
+                        state, r = draw_below(state, n_known)
+                        negative = negatives_indices[known_start + r]
+                        drawn[m] = negative
+                        prefetch_row(item_indptr, negative, item_embeddings, item_biases,
+                                     False)
+                        continue
+                negative = positive
+                for _ in range(max_redraws):
+                    state, r = draw_below(state, pool_size)
+                    negative = negative_pool[r]
+                    if not contains_sorted(positives_indices, row_start, row_stop,
+                                           negative):
+                        break
+                drawn[m] = negative
+                prefetch_row(item_indptr, negative, item_embeddings, item_biases, False)
+            if mode == SAMPLED_POINTWISE:
+                user_bias = compute_representation(user_indptr, user_indices, user_data,
+                                                   user, user_embeddings, user_biases,
+                                                   user_repr)
+                item_bias = compute_representation(item_indptr, item_indices, item_data,
+                                                   positive, item_embeddings, item_biases,
+                                                   positive_repr)
+                score = dot(user_repr, positive_repr) + user_bias + item_bias
+                g = weight * (_sigmoid(score) - 1.0)
+                lr_sum, n_features = _sampled_pointwise_step(
+                    user, positive, g, user_indptr, user_indices, user_data,
+                    item_indptr, item_indices, item_data,
+                    user_embeddings, user_embedding_accum, user_embedding_momentum,
+                    user_biases, user_bias_accum, user_bias_momentum,
+                    item_embeddings, item_embedding_accum, item_embedding_momentum,
+                    item_biases, item_bias_accum, item_bias_momentum,
+                    learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
+                    lr_lanes)
+                _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
+                              item_alpha, lr_lanes)
+                for m in range(n_negatives):
+                    negative = drawn[m]
+                    user_bias = compute_representation(user_indptr, user_indices,
+                                                       user_data, user, user_embeddings,
+                                                       user_biases, user_repr)
+                    item_bias = compute_representation(item_indptr, item_indices,
+                                                       item_data, negative, item_embeddings,
+                                                       item_biases, negative_repr)
+                    score = dot(user_repr, negative_repr) + user_bias + item_bias
+                    g = weight * share * _sigmoid(score)
+                    lr_sum, n_features = _sampled_pointwise_step(
+                        user, negative, g, user_indptr, user_indices, user_data,
+                        item_indptr, item_indices, item_data,
+                        user_embeddings, user_embedding_accum, user_embedding_momentum,
+                        user_biases, user_bias_accum, user_bias_momentum,
+                        item_embeddings, item_embedding_accum, item_embedding_momentum,
+                        item_biases, item_bias_accum, item_bias_momentum,
+                        learning_rate, rho, epsilon, adadelta, user_repr, negative_repr,
+                        lr_lanes)
+                    _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
+                                  item_alpha, lr_lanes)
+                continue
+            if mode == SAMPLED_ADAPTIVE_HINGE:
+                compute_representation(user_indptr, user_indices, user_data, user,
+                                       user_embeddings, user_biases, user_repr)
+                best = drawn[0]
+                best_score = -np.inf
+                for m in range(n_negatives):
+                    score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                        drawn[m], item_embeddings, item_biases,
+                                        negative_repr)
+                    if score > best_score:
+                        best_score = score
+                        best = drawn[m]
+                drawn[0] = best
+                n_steps = 1
+                scale = 1.0
+            else:
+                n_steps = n_negatives
+                scale = share
+            for m in range(n_steps):
+                negative = drawn[m]
+                compute_representation(user_indptr, user_indices, user_data, user,
+                                       user_embeddings, user_biases, user_repr)
+                positive_bias = compute_representation(
+                    item_indptr, item_indices, item_data, positive, item_embeddings,
+                    item_biases, positive_repr)
+                negative_bias = compute_representation(
+                    item_indptr, item_indices, item_data, negative, item_embeddings,
+                    item_biases, negative_repr)
+                x = (dot(user_repr, positive_repr) + positive_bias
+                     - dot(user_repr, negative_repr) - negative_bias)
+                if mode == SAMPLED_BPR:
+                    g = weight * scale * (1.0 - _sigmoid(x))
+                else:
+                    if x >= 1.0:
+                        continue
+                    g = weight * scale
+                lr_sum, n_features = _sampled_pairwise_step(
+                    user, positive, negative, g, user_indptr, user_indices, user_data,
+                    item_indptr, item_indices, item_data,
+                    user_embeddings, user_embedding_accum, user_embedding_momentum,
+                    user_biases, user_bias_accum, user_bias_momentum,
+                    item_embeddings, item_embedding_accum, item_embedding_momentum,
+                    item_biases, item_bias_accum, item_bias_momentum,
+                    learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
+                    negative_repr, difference, lr_lanes)
+                _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
+                              item_alpha, lr_lanes)
         rng_states[block] = state

@@ -14,6 +14,11 @@ NAMES = ("embeddings", "embedding_gradients", "embedding_momentum",
          "biases", "bias_gradients", "bias_momentum")
 
 
+SAMPLED_MODES = {"pointwise": losses.SAMPLED_POINTWISE, "bpr-multi": losses.SAMPLED_BPR,
+                 "hinge": losses.SAMPLED_HINGE,
+                 "adaptive_hinge": losses.SAMPLED_ADAPTIVE_HINGE}
+
+
 def _problem(seed: int, with_features: bool, with_negatives: bool):
     rng = np.random.default_rng(seed)
     cells = rng.choice(N_USERS * N_ITEMS, size=45, replace=False)
@@ -67,7 +72,9 @@ def _lookup(user_ids, item_ids, values):
     return m.indptr.astype(np.int32), m.indices.astype(np.int32)
 
 
-@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos"])
+@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos", "regression",
+                                  "poisson", "pointwise", "hinge", "adaptive_hinge",
+                                  "bpr-multi", "bpr-mixing", "hinge-mixing"])
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 @pytest.mark.parametrize("with_features", [False, True], ids=["identity", "features"])
 @pytest.mark.parametrize("alpha", [0.0, 0.01], ids=["no-l2", "l2"])
@@ -75,7 +82,12 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
     seed = 3
     adadelta = schedule == "adadelta"
     user_ids, item_ids, values, weights, user_features, item_features = _problem(
-        seed, with_features, with_negatives=(loss == "logistic"))
+        seed, with_features, with_negatives=(loss == "logistic" or "mixing" in loss))
+    mixing = 0.5 if "mixing" in loss else 0.0
+    loss = {"bpr-mixing": "bpr-multi", "hinge-mixing": "hinge"}.get(loss, loss)
+    if loss in ("regression", "poisson"):  # ratings / counts as targets
+        values = np.random.default_rng(seed + 7).integers(
+            0 if loss == "poisson" else 1, 6, len(values)).astype(np.float32)
     rng = np.random.default_rng(seed)
     params = _params(rng, user_features.shape[1], item_features.shape[1], adadelta)
     order = rng.permutation(len(user_ids)).astype(np.int32)
@@ -83,9 +95,13 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
     learning_rate, rho, epsilon = 0.1, 0.95, 1e-6
     reference = naive.NaiveModel(params, user_features.toarray(), item_features.toarray(),
                                  learning_rate, rho, epsilon, adadelta)
+    sampled = loss in SAMPLED_MODES
+    n_negatives = 1 if loss == "hinge" else 3  # hinge also covers the single negative
     expected_decay = naive.run_epoch(
         loss, reference, user_ids, item_ids, values, weights, order, N_USERS, N_ITEMS,
-        rng_seed, max_sampled=10, k=2, n=4, user_alpha=alpha, item_alpha=2 * alpha)
+        rng_seed, max_sampled=10, k=2, n=4, user_alpha=alpha, item_alpha=2 * alpha,
+        n_negatives=n_negatives, uniform_pool=sampled and loss != "bpr-multi",
+        negative_mixing=mixing)
 
     kernel_params = {name: value.copy() for name, value in params.items()}
     rng_states = np.array([rng_seed], dtype=np.uint64)
@@ -103,6 +119,20 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
     elif loss == "bpr":
         pool = np.ascontiguousarray(item_ids[values > 0])
         losses.fit_bpr(*args, indptr, indices, pool, 64)
+    elif sampled:
+        if loss == "bpr-multi":
+            pool = np.ascontiguousarray(item_ids[values > 0])
+        else:
+            pool = np.arange(N_ITEMS, dtype=np.int32)
+        known = sp.csr_matrix((np.ones(int((values < 0).sum())),
+                               (user_ids[values < 0], item_ids[values < 0])),
+                              shape=(N_USERS, N_ITEMS))
+        known.sum_duplicates()
+        losses.fit_sampled(*args, indptr, indices, pool, 64, n_negatives,
+                           SAMPLED_MODES[loss], known.indptr.astype(np.int32),
+                           known.indices.astype(np.int32), mixing)
+    elif loss in ("regression", "poisson"):
+        losses.fit_explicit(*args, loss == "poisson")
     elif loss == "warp":
         losses.fit_warp(*args, indptr, indices, N_ITEMS, 10, 10.0)
     else:
