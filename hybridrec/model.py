@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import numbers
 import threading
 import warnings
@@ -20,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _config
+from ._params import ParamsMixin
 from ._ranking import prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
 from ._validation import (
@@ -164,7 +164,7 @@ def _make_generator(random_state: object) -> np.random.Generator:
     return np.random.default_rng(int(random_state))
 
 
-class LightFM:
+class LightFM(ParamsMixin):
     """A hybrid latent representation recommender model (LightFM's model family).
 
     Users and items are represented by the sums of the embeddings (and biases) of their
@@ -282,54 +282,6 @@ class LightFM:
         self._reset_state()
 
     # ------------------------------------------------------------------ parameters
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name in signature.parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Get the estimator's hyper-parameters (scikit-learn protocol).
-
-        Parameters
-        ----------
-        deep : bool, default True
-            Ignored (there are no nested estimators); kept for scikit-learn.
-
-        Returns
-        -------
-        dict
-            Parameter name to value, exactly as given to the constructor.
-        """
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: object) -> LightFM:
-        """Set hyper-parameters (scikit-learn protocol); they are validated at ``fit``.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor parameter.
-        """
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key} for estimator {self}. Check the list of "
-                    "available parameters with `estimator.get_params().keys()`."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {
-            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [
-            f"{name}={value!r}" for name, value in self.get_params().items()
-            if not (type(value) is type(defaults[name]) and value == defaults[name])
-        ]
-        return f"LightFM({', '.join(changed)})"
-
     def _validate_params(self) -> None:
         def integer(name: str, minimum: int) -> None:
             value = getattr(self, name)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import inspect
 import numbers
 import time
 from collections.abc import Hashable, Iterator, Mapping
@@ -42,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._params import ParamsMixin
 from ._ranking import top_k
 from ._threads import check_num_threads
 from .data import FeatureMatrix, IdMapper, features_from_frame, interactions_from_frame
@@ -285,7 +285,7 @@ def _atomic(method: Any) -> Any:
     return wrapper
 
 
-class Recommender:
+class Recommender(ParamsMixin):
     """Hybrid recommender on DataFrames: id mapping, side features and a LightFM model.
 
     Parameters
@@ -376,59 +376,6 @@ class Recommender:
         self.normalize_features = normalize_features
 
     # ------------------------------------------------------------------ parameters
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Hyper-parameters as given to the constructor (scikit-learn protocol).
-
-        Parameters
-        ----------
-        deep : bool, default True
-            Ignored (no nested estimators).
-
-        Returns
-        -------
-        dict
-            Parameter name to value.
-        """
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Recommender:
-        """Set hyper-parameters (validated at ``fit``).
-
-        Parameters
-        ----------
-        **params
-            Constructor parameters.
-
-        Returns
-        -------
-        Recommender
-            ``self``.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor parameter.
-        """
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"Invalid parameter {key!r} for Recommender; valid "
-                                 f"parameters are {valid}.")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        """Constructor call showing the parameters that differ from the defaults."""
-        defaults = {name: p.default
-                    for name, p in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not (type(value) is type(defaults[name]) and value == defaults[name])]
-        return f"Recommender({', '.join(changed)})"
-
     def _new_model(self, **overrides: Any) -> LightFM:
         """A LightFM with this facade's hyper-parameters (LightFM validates them)."""
         params = {name: getattr(self, name) for name in _MODEL_PARAMS}

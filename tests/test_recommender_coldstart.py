@@ -235,7 +235,7 @@ def test_parameter_and_input_errors(small):
         Recommender().fit(frame, eval_k=0)
     with pytest.raises(ValueError, match="duplicated key"):
         Recommender().fit(frame, item_features=pd.concat([small.items, small.items]))
-    with pytest.raises(ValueError, match="Invalid parameter 'colour'"):
+    with pytest.raises(ValueError, match="Invalid parameter colour"):
         Recommender().set_params(colour=1)
     with pytest.raises(ValueError, match="not fitted"):
         Recommender().recommend()
