@@ -242,3 +242,14 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
     if array.min() < 0 or array.max() > _INT32_MAX:
         raise ValueError(f"{name}: {NEGATIVE_IDS}")
     return np.ascontiguousarray(array, dtype=INDEX)
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an ``int``; ``ValueError`` naming ``name`` unless an integer >= 1.
+
+    Booleans are refused although Python counts them as integers.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

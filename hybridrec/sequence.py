@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from ._config import INDEX
 from ._ranking import SORT_THRESHOLD, as_sorted_csr, rank_items
 from ._threads import check_num_threads, numba_threads
+from ._validation import check_positive_int
 from .data import IdMapper
 from .kernels import scoring
 from .kernels.sequence import fit_pooling_epoch
@@ -152,13 +153,6 @@ def leave_last_out(sequences: Sequences, n: int = 1, min_history: int = 1
     return train, test
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 class SequenceModel:
     """Pooling sequence model for next-item recommendation.
 
@@ -197,7 +191,7 @@ class SequenceModel:
 
     def _validate(self) -> None:
         for name in ("no_components", "n_negatives", "max_history"):
-            _positive_int(getattr(self, name), name)
+            check_positive_int(getattr(self, name), name)
         if not (isinstance(self.epochs, numbers.Integral) and self.epochs >= 0):
             raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}.")
         if not (isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
@@ -338,7 +332,7 @@ def sequence_metrics(model, train: Sequences, test: sp.csr_matrix, k: int = 10,
         ``mrr`` (mean over sequences with test items of 1 / (best rank + 1)),
         ``precision_at_k``, ``recall_at_k``, ``n_sequences``.
     """
-    k = _positive_int(k, "k")
+    k = check_positive_int(k, "k")
     num_threads = check_num_threads(num_threads)
     test = as_sorted_csr(test, "test")
     if test.shape != (len(train), len(train.item_mapper)):

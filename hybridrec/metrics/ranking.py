@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from .._ranking import RankResult, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
+from .._validation import check_positive_int
 from ._kernels import user_metrics
 
 __all__ = [
@@ -34,12 +35,6 @@ __all__ = [
 #: Metric names understood by ``evaluate``; the ``@k`` ones are reported per cut-off.
 AT_K_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "popularity")
 GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
-
-
-def _check_k(k: object, name: str = "k") -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"{name} must be a positive integer, got {k!r}.")
-    return int(k)
 
 
 def _representations(model, user_features, item_features, n_users: int, n_items: int):
@@ -130,7 +125,7 @@ def _rows(values: np.ndarray, result: RankResult, preserve_rows: bool, fill: flo
 
 def _at_k(name: str, model, test_interactions, train_interactions, k, user_features,
           item_features, preserve_rows, num_threads, check_intersections) -> np.ndarray:
-    k = _check_k(k)
+    k = check_positive_int(k, "k")
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections)
     metrics = _user_metrics(result, train, [k], num_threads)
@@ -258,7 +253,7 @@ def _item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
 
 def _top_k_lists(model, test_interactions, train_interactions, k, user_features,
                  item_features, num_threads, check_intersections):
-    k = _check_k(k)
+    k = check_positive_int(k, "k")
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections, top_k=k)
     if result.top_items.shape[1] != k:
@@ -340,7 +335,7 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
     ks = [k] if isinstance(k, numbers.Integral) else list(k)
     if not ks:
         raise ValueError("k must name at least one cut-off.")
-    ks = [_check_k(value) for value in ks]
+    ks = [check_positive_int(value, "k") for value in ks]
     if isinstance(metrics, str):
         metrics = (metrics,)
     unknown = [name for name in metrics if name not in AT_K_METRICS + GLOBAL_METRICS]
