@@ -80,14 +80,36 @@ def _score_blocks(user_vectors: np.ndarray, item_vectors: np.ndarray,
     items_t[:d] = item_vectors.T
     items_t[d] = item_biases
     block = int(max(1, min(users.shape[0], block_bytes // (4 * max(n_items, 1)))))
-    scores = np.empty((block, n_items), dtype=np.float32)
-    users_block = np.ones((block, d + 1), dtype=np.float32)
+    rows = _min_product_rows(n_items, d + 1)
+    scores = np.empty((max(block, rows), n_items), dtype=np.float32)
+    users_block = np.ones((max(block, rows), d + 1), dtype=np.float32)
     for start in range(0, users.shape[0], block):
         block_users = users[start:start + block]
         size = block_users.shape[0]
         users_block[:size, :d] = user_vectors[block_users]
-        np.matmul(users_block[:size], items_t, out=scores[:size])
+        # Short blocks are padded (rows past ``size`` are ignored): see _min_product_rows.
+        product = max(size, rows)
+        np.matmul(users_block[:product], items_t, out=scores[:product])
         yield start, block_users, scores[:size]
+
+
+#: BLAS products with fewer multiply-adds than this may take other code paths.
+_MIN_PRODUCT_WORK = 2**21
+
+
+def _min_product_rows(n_items: int, depth: int) -> int:
+    """Fewest user rows per BLAS product for batch-independent scores.
+
+    OpenBLAS computes a one-row product with gemv and products under ~10^6 multiply-adds
+    with its small-matrix kernels; both sum in another order than the general gemm, so
+    a user's scores would depend (in the last bits) on how many users share the block.
+    Padding every product to at least two rows and ``_MIN_PRODUCT_WORK`` multiply-adds
+    keeps each score a function of the user and item alone: ``recommend(users=[u])``
+    equals user ``u``'s rows of ``recommend()``, and partitioned runs (Dask) equal the
+    single-process one. The padding costs under 2^21 multiply-adds per call.
+    """
+    work = max(n_items * depth, 1)
+    return int(min(max(2, -(-_MIN_PRODUCT_WORK // work)), 2**16))
 
 
 @dataclass

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from .._ranking import RankResult, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
+from ._aggregate import EvaluationParts, summarise
 from ._kernels import user_metrics
 
 __all__ = [
@@ -285,8 +286,12 @@ def _coverage(result: RankResult) -> float:
 
 
 def _popularity(result: RankResult, train: sp.csr_matrix, k: int) -> np.ndarray:
-    popularity = _item_popularity(train, result.test)
-    top = result.top_items[:, :k]
+    return _list_popularity(result.top_items, _item_popularity(train, result.test), k)
+
+
+def _list_popularity(top_items: np.ndarray, popularity: np.ndarray, k: int) -> np.ndarray:
+    """Mean item popularity of each top-``k`` list (``-1`` padding ignored)."""
+    top = top_items[:, :k]
     valid = top >= 0
     values = np.where(valid, popularity[np.maximum(top, 0)], 0.0)
     return values.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
@@ -332,43 +337,51 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
         ``stderr`` (standard error of the mean over users; NaN for coverage) and
         ``n_users`` (users with test interactions).
     """
-    ks = [k] if isinstance(k, numbers.Integral) else list(k)
-    if not ks:
-        raise ValueError("k must name at least one cut-off.")
-    ks = [check_positive_int(value, "k") for value in ks]
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    unknown = [name for name in metrics if name not in AT_K_METRICS + GLOBAL_METRICS]
-    if unknown or not metrics:
-        raise ValueError(f"unknown metrics {unknown}; choose from "
-                         f"{AT_K_METRICS + GLOBAL_METRICS}.")
+    ks, metrics = check_evaluate_arguments(k, metrics)
     needs_lists = "coverage" in metrics or "popularity" in metrics
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections,
                           top_k=max(ks) if needs_lists else 0)
+    popularity = _item_popularity(train, result.test) if "popularity" in metrics else None
+    return summarise(evaluation_parts(result, train, ks, metrics, popularity, num_threads))
+
+
+def check_evaluate_arguments(k, metrics) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """``evaluate``'s cut-offs and metric names, checked (ValueError naming them)."""
+    ks = [k] if isinstance(k, numbers.Integral) else list(k)
+    if not ks:
+        raise ValueError("k must name at least one cut-off.")
+    ks = tuple(check_positive_int(value, "k") for value in ks)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    unknown = [name for name in metrics if name not in AT_K_METRICS + GLOBAL_METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"unknown metrics {unknown}; choose from "
+                         f"{AT_K_METRICS + GLOBAL_METRICS}.")
+    return ks, metrics
+
+
+def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ...],
+                     metrics: tuple[str, ...], popularity: np.ndarray | None,
+                     num_threads: int) -> EvaluationParts:
+    """Per-user metric values of ``result``'s users, reduced to exactly combinable sums.
+
+    ``result`` must carry top-``max(ks)`` lists when coverage or popularity is asked for;
+    ``popularity`` is the item popularity (``_item_popularity`` of the whole data set, not
+    of one part of the users).
+    """
     per_user = _user_metrics(result, train, ks, num_threads)
-    n = per_user.users.shape[0]
-
-    def summary(values: np.ndarray) -> tuple[float, float]:
-        if values.shape[0] == 0:
-            return float("nan"), float("nan")
-        stderr = values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-        return float(values.mean()), float(stderr)
-
-    rows = []
+    parts = EvaluationParts(metrics, ks, result.test.shape[1], per_user.users.shape[0])
     for name in metrics:
         if name in ("auc", "reciprocal_rank"):
-            rows.append((name, pd.NA, *summary(getattr(per_user, name)), n))
+            parts.add_values(name, None, getattr(per_user, name))
             continue
         for j, cut in enumerate(ks):
             if name == "coverage":
-                lists = RankResult(result.test, result.ranks, result.users,
-                                   result.top_items[:, :cut], result.top_scores[:, :cut])
-                rows.append((name, cut, _coverage(lists), float("nan"), n))
+                parts.add_coverage(cut, result.top_items)
             elif name == "popularity":
-                rows.append((name, cut, *summary(_popularity(result, train, cut)), n))
+                parts.add_values(name, cut, _list_popularity(result.top_items, popularity, cut))
             else:
-                rows.append((name, cut, *summary(getattr(per_user, name)[:, j]), n))
-    frame = pd.DataFrame(rows, columns=["metric", "k", "mean", "stderr", "n_users"])
-    frame["k"] = frame["k"].astype("Int64")
-    return frame
+                parts.add_values(name, cut, getattr(per_user, name)[:, j])
+    return parts
