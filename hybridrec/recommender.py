@@ -43,10 +43,15 @@ import scipy.sparse as sp
 
 from ._params import ParamsMixin
 from ._ranking import top_k
+from ._serving import ScoringSnapshot, recommendation_frame
+from ._serving import int32_csr as _int32_csr
+from ._serving import show_keys as _show
+from ._serving import top_frame as _top_frame
 from ._threads import check_num_threads
 from .data import FeatureMatrix, IdMapper, features_from_frame, interactions_from_frame
 from .data import normalize_rows as _normalize_rows
 from .metrics import evaluate
+from .metrics.ranking import _item_popularity
 from .model import _PARAMETER_ARRAYS, LightFM, _reads, _writes
 from .persist import ModelFileError, load_model, save_model
 
@@ -54,7 +59,6 @@ __all__ = ["Recommender"]
 
 _SIDES = ("user", "item")
 _SPEC_KEYS = ("categorical", "numeric", "raw", "multi_valued", "n_bins")
-_SHOW = 5
 _FORMAT = "hybridrec.Recommender"
 _FORMAT_VERSION = 1
 _MODEL_PARAMS = ("no_components", "k", "n", "learning_schedule", "loss", "learning_rate",
@@ -63,12 +67,6 @@ _NOT_FITTED = "This Recommender is not fitted yet: call fit(interactions, ...) f
 
 
 # --------------------------------------------------------------------------- helpers
-def _show(values: Any) -> str:
-    values = list(np.asarray(values, dtype=object).tolist())
-    more = f" and {len(values) - _SHOW} more" if len(values) > _SHOW else ""
-    return f"{values[:_SHOW]!r}{more}"
-
-
 def _check_frame(frame: Any, name: str, columns: list[Hashable]) -> pd.DataFrame:
     """Raise unless ``frame`` is a DataFrame holding ``columns``."""
     if not isinstance(frame, pd.DataFrame):
@@ -121,36 +119,11 @@ def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _int32_csr(matrix: sp.spmatrix, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
-    csr = sp.csr_matrix(matrix, dtype=np.float32)
-    if shape is not None and csr.shape != shape:
-        csr.resize(shape)
-    csr.sum_duplicates()
-    csr.indices = csr.indices.astype(np.int32, copy=False)
-    csr.indptr = csr.indptr.astype(np.int32, copy=False)
-    return csr
-
-
 def _self_exclusion(rows: np.ndarray, n_columns: int) -> sp.csr_matrix:
     """CSR with one entry per query ``q`` at column ``rows[q]`` (leave the query out)."""
     m = rows.shape[0]
     return _int32_csr(sp.csr_matrix((np.ones(m, np.float32), (np.arange(m), rows)),
                                     shape=(m, n_columns)))
-
-
-def _top_frame(query_keys: np.ndarray, items: np.ndarray, scores: np.ndarray,
-               mapper_keys: np.ndarray, columns: tuple[str, str, str]) -> pd.DataFrame:
-    """Long DataFrame ``[query, result, score, rank]`` from ``top_k`` output (-1 dropped)."""
-    m, k = items.shape
-    valid = items >= 0
-    query = np.repeat(np.arange(m), k)[valid.ravel()]
-    flat = items[valid]
-    return pd.DataFrame({
-        columns[0]: np.asarray(query_keys)[query],
-        columns[1]: mapper_keys[flat],
-        columns[2]: scores[valid].astype(np.float32),
-        "rank": np.tile(np.arange(1, k + 1), m)[valid.ravel()],
-    })
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -1099,13 +1072,20 @@ class Recommender(ParamsMixin):
                                     shape=(keys.shape[0], n_items))
         allowed = self._allowed_items(items, filter_items)
         item_biases, item_vectors = self._representations("item")
-        top_items, top_scores = top_k(vectors, item_vectors, item_biases,
-                                      np.arange(keys.shape[0]), k, self.num_threads,
-                                      exclude=_int32_csr(exclude), allowed_items=allowed)
-        top_scores = top_scores + user_biases[:, None]
-        frame = _top_frame(keys, top_items, top_scores,
-                           self.item_mapper_.keys.to_numpy(), ("user", "item", "score"))
-        return frame
+        return recommendation_frame(keys, vectors, user_biases, exclude, allowed, item_vectors,
+                                    item_biases, self.item_mapper_.keys.to_numpy(), k,
+                                    self.num_threads)
+
+    @_reads
+    def _scoring_snapshot(self) -> ScoringSnapshot:
+        """What batch scoring needs, as plain arrays (sent to Dask workers)."""
+        self._check_fitted()
+        user_biases, user_vectors = self._representations("user")
+        item_biases, item_vectors = self._representations("item")
+        seen = _int32_csr(self.interactions_)
+        return ScoringSnapshot(self.user_mapper_, self.item_mapper_, self.user_col_,
+                               self.item_col_, user_biases, user_vectors, item_biases,
+                               item_vectors, seen, _item_popularity(seen, seen))
 
     @_reads
     def evaluate(self, test: pd.DataFrame, k: int | tuple = (10,),
