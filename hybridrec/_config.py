@@ -29,5 +29,5 @@ EXPLICIT_LOSSES = ("regression", "poisson")
 #: Spotlight's implicit losses (sampled negatives, ``num_negative_samples``).
 SAMPLED_LOSSES = ("pointwise", "hinge", "adaptive_hinge")
 #: Losses that can draw negatives from the explicit negatives (``negative_mixing``).
-MIXING_LOSSES = ("bpr", "pointwise", "hinge", "adaptive_hinge")
+MIXING_LOSSES = ("bpr", "warp", "warp-kos", "pointwise", "hinge", "adaptive_hinge")
 SCHEDULES = ("adagrad", "adadelta")

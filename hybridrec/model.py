@@ -228,11 +228,17 @@ class LightFM(ParamsMixin):
         weight ``1 / num_negative_samples``, negatives drawn from the empirical item
         distribution as with one); with 1, ``bpr`` is exactly LightFM's.
     negative_mixing : float, default 0.0
-        Not a LightFM parameter. Negative feedback: for ``bpr``, ``pointwise``,
-        ``hinge`` and ``adaptive_hinge``, the probability (``0 <= p <= 1``) that a
-        sampled negative is drawn uniformly from the user's explicit negatives (stored
-        values < 0, e.g. dislikes as -1) instead of the usual distribution, for users
-        that have any. 0 keeps the usual sampling (and LightFM's BPR).
+        Not a LightFM parameter. Negative feedback: for ``bpr``, ``warp``, ``warp-kos``,
+        ``pointwise``, ``hinge`` and ``adaptive_hinge``, the probability
+        (``0 <= p <= 1``) that a sampled negative is drawn uniformly from the user's
+        explicit negatives (stored values < 0, e.g. dislikes as -1) instead of the usual
+        distribution, for users that have any. For ``warp`` and ``warp-kos`` this
+        applies to every draw of the search for a margin violator; draws from the
+        explicit negatives count towards ``max_sampled`` and the rank estimate like
+        uniform draws (so a violated dislike found at the first draw gets the largest
+        weight; see ``hybridrec.kernels.losses.fit_warp``). A positive of the user is
+        never used as a negative, even if it is also stored with a value < 0. 0 keeps
+        the usual sampling (and LightFM's BPR and WARP, bit for bit).
 
     Attributes
     ----------
@@ -631,9 +637,14 @@ class LightFM(ParamsMixin):
                     *self._known_negatives(data))
         warp = (positives_indptr, positives_indices, n_items, int(self.max_sampled),
                 _config.MAX_LOSS)
+        known = (None, None, 0.0)  # the kernels' compile-time specialisation: plain WARP
+        if self.negative_mixing > 0.0:
+            negatives = self._known_negatives(data)
+            if negatives[1].shape[0] > 0:
+                known = negatives
         if self.loss == "warp":
-            return warp
-        return (*warp, int(self.k), int(self.n))
+            return (*warp, *known)
+        return (*warp, int(self.k), int(self.n), *known)
 
     def _sampled_bpr(self) -> bool:
         """BPR through ``fit_sampled`` (several negatives or explicit negatives); else
@@ -642,7 +653,8 @@ class LightFM(ParamsMixin):
 
     def _known_negatives(self, data: Interactions) -> tuple:
         """(indptr, indices) CSR of each user's explicit negatives (value < 0), sorted,
-        and the mixing probability: ``fit_sampled``'s trailing arguments."""
+        and the mixing probability: the trailing arguments of ``fit_sampled``,
+        ``fit_warp`` and ``fit_warp_kos``."""
         negative = data.values < 0
         matrix = sp.csr_matrix(
             (np.ones(int(negative.sum()), dtype=np.float32),

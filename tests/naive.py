@@ -116,6 +116,9 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
     if uniform_pool:
         pool = list(range(n_items))
     sorted_positives = [sorted(s) for s in positives]
+    known_negatives = [sorted({int(j) for u, j, v in zip(user_ids, item_ids, values,
+                                                        strict=True) if u == user and v < 0})
+                       for user in range(n_users)]
     state = seed
     log_decay = [0.0, 0.0]
 
@@ -126,9 +129,21 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
             log_decay[1] += math.log1p(item_alpha * avg)
 
     def warp_search(user, u_repr, positive_score):
+        # With negative_mixing, each draw comes from the user's known negatives with that
+        # probability (one draw of 2**24 decides, made only for a user with known
+        # negatives); draws from either source count alike in ``sampled``.
         nonlocal state
+        known = known_negatives[user] if negative_mixing > 0 else []
         for sampled in range(1, max_sampled + 1):
-            state, negative = draw_below(state, n_items)
+            from_known = False
+            if known:
+                state, r = draw_below(state, 1 << 24)
+                from_known = r < negative_mixing * (1 << 24)
+            if from_known:
+                state, r = draw_below(state, len(known))
+                negative = known[r]
+            else:
+                state, negative = draw_below(state, n_items)
             neg_repr, neg_bias = model.representation("item", negative)
             if neg_repr @ u_repr + neg_bias > positive_score - 1.0:
                 if negative in positives[user]:
@@ -165,8 +180,7 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
             continue
         if loss in ("pointwise", "hinge", "adaptive_hinge", "bpr-multi"):
             drawn = []
-            known = sorted({int(j) for u, j, v in zip(user_ids, item_ids, values,
-                                                      strict=True) if u == user and v < 0})
+            known = known_negatives[user]
             for _ in range(n_negatives):
                 if negative_mixing > 0 and known:
                     state, r = draw_below(state, 1 << 24)

@@ -353,6 +353,45 @@ def _warp_search(state, user, positive, positive_score, user_repr, negative_repr
     return state, -1, max_sampled
 
 
+@jit.inline
+def _warp_search_mixing(state, positive_score, user_repr, negative_repr,
+                        item_indptr, item_indices, item_data,
+                        item_embeddings, item_biases, positives_indices, row_start, row_stop,
+                        n_items, max_sampled, negatives_indices, known_start, n_known,
+                        negative_mixing):
+    """``_warp_search`` with negative feedback (``negative_mixing``).
+
+    Each draw is, with probability ``negative_mixing``, an item drawn uniformly from the
+    user's known negatives ``negatives_indices[known_start:known_start + n_known]``,
+    otherwise an item drawn uniformly from ``[0, n_items)`` as in ``_warp_search``. One
+    draw of 2**24 decides the source, and is made only when the user has known
+    negatives (``n_known > 0``); a user without any draws exactly the stream of
+    ``_warp_search``. Draws from either source count alike towards ``sampled`` (and the
+    ``max_sampled`` budget), and a violating draw that is a positive of the user is
+    rejected whatever its source, so a positive is never used as a negative.
+
+    The draws are made on the spot (no look-ahead prefetch): the source of the next
+    draw is not known before the current one is decided.
+    """
+    for sampled in range(1, max_sampled + 1):
+        if n_known > 0:
+            state, r = draw_below(state, 16777216)
+            if r < negative_mixing * 16777216.0:
+                state, r = draw_below(state, n_known)
+                negative = np.int64(negatives_indices[known_start + r])
+            else:
+                state, negative = draw_below(state, n_items)
+        else:
+            state, negative = draw_below(state, n_items)
+        negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                     negative, item_embeddings, item_biases, negative_repr)
+        if negative_score > positive_score - 1.0:
+            if contains_sorted(positives_indices, row_start, row_stop, negative):
+                continue
+            return state, negative, sampled
+    return state, np.int64(-1), max_sampled
+
+
 @jit.serial
 def _warp_loss(n_items, sampled, weight, max_loss):
     # log of the estimated rank floor((N - 1) / sampled), never below log(1) = 0.
@@ -370,7 +409,8 @@ def fit_warp(user_ids, item_ids, values, weights, order,
              item_biases, item_bias_accum, item_bias_momentum,
              learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
              rng_states, reg_log_decay,
-             positives_indptr, positives_indices, n_items, max_sampled, max_loss):
+             positives_indptr, positives_indices, n_items, max_sampled, max_loss,
+             negatives_indptr, negatives_indices, negative_mixing):
     """One pass of WARP over the positive (value > 0) examples of ``order``.
 
     Extra parameters (see ``fit_logistic`` for the rest)
@@ -383,6 +423,25 @@ def fit_warp(user_ids, item_ids, values, weights, order,
         Draws allowed per example.
     max_loss : float
         Cap on the loss weight ``weight * log(floor((n_items - 1) / sampled))``.
+    negatives_indptr, negatives_indices : int32 or None
+        CSR of each user's known negatives (items with value < 0), sorted within rows;
+        ``None`` for LightFM's WARP (a compile-time specialisation: the default path
+        is the plain search, with no mixing code at all).
+    negative_mixing : float
+        Negative feedback (used only with the CSR above): each draw of the negative
+        search is, with this probability, taken uniformly from the user's known
+        negatives instead of uniformly from the items (``_warp_search_mixing``).
+
+    Notes
+    -----
+    The rank estimate with mixing: draws from the known negatives count like uniform
+    draws, so a violator found at draw ``sampled`` gets the weight
+    ``log(floor((n_items - 1) / sampled))`` whatever list it came from. For a known
+    negative this overstates the positive's rank in the whole catalogue (dislikes are
+    drawn far more often than uniform sampling would), i.e. a violated dislike is
+    weighted as heavily as a uniform violator found as early; this is deliberate: the
+    user told us that pair is ordered wrongly, and the cap ``max_loss`` bounds it. With
+    ``negative_mixing = 0`` or a user without known negatives the estimate is WARP's.
     """
     d = item_embeddings.shape[1]
     n = order.shape[0]
@@ -417,11 +476,21 @@ def fit_warp(user_ids, item_ids, values, weights, order,
             positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
                                          positive, item_embeddings, item_biases,
                                          positive_repr)
-            state, negative, sampled = _warp_search(
-                state, user, positive, positive_score, user_repr, negative_repr,
-                item_indptr, item_indices, item_data,
-                item_embeddings, item_biases, positives_indices,
-                positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
+            if negatives_indptr is None:  # compile-time: LightFM's WARP
+                state, negative, sampled = _warp_search(
+                    state, user, positive, positive_score, user_repr, negative_repr,
+                    item_indptr, item_indices, item_data,
+                    item_embeddings, item_biases, positives_indices,
+                    positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
+            else:
+                known_start = negatives_indptr[user]
+                state, negative, sampled = _warp_search_mixing(
+                    state, positive_score, user_repr, negative_repr,
+                    item_indptr, item_indices, item_data,
+                    item_embeddings, item_biases, positives_indices,
+                    positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled,
+                    negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
+                    negative_mixing)
             if negative < 0:
                 continue
             # The search read the violator's embedding row; its accumulators (about to be
@@ -479,12 +548,14 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                  learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                  rng_states, reg_log_decay,
                  positives_indptr, positives_indices, n_items, max_sampled, max_loss,
-                 k, n):
+                 k, n, negatives_indptr, negatives_indices, negative_mixing):
     """One pass of WARP-kOS: for the user of each positive example of ``order``, draw
     ``min(n, #positives)`` of the user's positives with replacement, take the
     ``min(k, drawn)``-th highest-scoring as the positive, then run the WARP step.
 
-    Extra parameters as ``fit_warp``, plus ``k`` and ``n``.
+    Extra parameters as ``fit_warp``, plus ``k`` and ``n``; the explicit negatives
+    (``negatives_indptr, negatives_indices, negative_mixing``) enter the negative search
+    only, exactly as in ``fit_warp`` (the positive is still drawn from the positives).
     """
     d = item_embeddings.shape[1]
     n_examples = order.shape[0]
@@ -552,11 +623,21 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
             if item_indptr is not None:  # identity rows are read in place instead
                 compute_representation(item_indptr, item_indices, item_data,
                                        positive, item_embeddings, item_biases, positive_repr)
-            state, negative, sampled = _warp_search(
-                state, user, positive, positive_score, user_repr, negative_repr,
-                item_indptr, item_indices, item_data,
-                item_embeddings, item_biases, positives_indices,
-                row_start, row_stop, n_items, max_sampled)
+            if negatives_indptr is None:  # compile-time: plain WARP-kOS
+                state, negative, sampled = _warp_search(
+                    state, user, positive, positive_score, user_repr, negative_repr,
+                    item_indptr, item_indices, item_data,
+                    item_embeddings, item_biases, positives_indices,
+                    row_start, row_stop, n_items, max_sampled)
+            else:
+                known_start = negatives_indptr[user]
+                state, negative, sampled = _warp_search_mixing(
+                    state, positive_score, user_repr, negative_repr,
+                    item_indptr, item_indices, item_data,
+                    item_embeddings, item_biases, positives_indices,
+                    row_start, row_stop, n_items, max_sampled,
+                    negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
+                    negative_mixing)
             if negative < 0:
                 continue
             # The search read the violator's embedding row; its accumulators (about to be

@@ -72,9 +72,19 @@ def _lookup(user_ids, item_ids, values):
     return m.indptr.astype(np.int32), m.indices.astype(np.int32)
 
 
+def _known(user_ids, item_ids, values):
+    """CSR (indptr, indices) of each user's explicit negatives (value < 0), sorted."""
+    negative = values < 0
+    m = sp.csr_matrix((np.ones(int(negative.sum())), (user_ids[negative], item_ids[negative])),
+                      shape=(N_USERS, N_ITEMS))
+    m.sum_duplicates()
+    return m.indptr.astype(np.int32), m.indices.astype(np.int32)
+
+
 @pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos", "regression",
                                   "poisson", "pointwise", "hinge", "adaptive_hinge",
-                                  "bpr-multi", "bpr-mixing", "hinge-mixing"])
+                                  "bpr-multi", "bpr-mixing", "hinge-mixing", "warp-mixing",
+                                  "warp-kos-mixing"])
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 @pytest.mark.parametrize("with_features", [False, True], ids=["identity", "features"])
 @pytest.mark.parametrize("alpha", [0.0, 0.01], ids=["no-l2", "l2"])
@@ -84,7 +94,8 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
     user_ids, item_ids, values, weights, user_features, item_features = _problem(
         seed, with_features, with_negatives=(loss == "logistic" or "mixing" in loss))
     mixing = 0.5 if "mixing" in loss else 0.0
-    loss = {"bpr-mixing": "bpr-multi", "hinge-mixing": "hinge"}.get(loss, loss)
+    loss = {"bpr-mixing": "bpr-multi", "hinge-mixing": "hinge", "warp-mixing": "warp",
+            "warp-kos-mixing": "warp-kos"}.get(loss, loss)
     if loss in ("regression", "poisson"):  # ratings / counts as targets
         values = np.random.default_rng(seed + 7).integers(
             0 if loss == "poisson" else 1, 6, len(values)).astype(np.float32)
@@ -114,6 +125,7 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
             learning_rate, rho, epsilon, adadelta, alpha, 2 * alpha,
             rng_states, reg_log_decay]
     indptr, indices = _lookup(user_ids, item_ids, values)
+    known = _known(user_ids, item_ids, values) if mixing > 0 else (None, None)
     if loss == "logistic":
         losses.fit_logistic(*args)
     elif loss == "bpr":
@@ -124,19 +136,22 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
             pool = np.ascontiguousarray(item_ids[values > 0])
         else:
             pool = np.arange(N_ITEMS, dtype=np.int32)
-        known = sp.csr_matrix((np.ones(int((values < 0).sum())),
-                               (user_ids[values < 0], item_ids[values < 0])),
-                              shape=(N_USERS, N_ITEMS))
-        known.sum_duplicates()
         losses.fit_sampled(*args, indptr, indices, pool, 64, n_negatives,
-                           SAMPLED_MODES[loss], known.indptr.astype(np.int32),
-                           known.indices.astype(np.int32), mixing)
+                           SAMPLED_MODES[loss], *_known(user_ids, item_ids, values), mixing)
     elif loss in ("regression", "poisson"):
         losses.fit_explicit(*args, loss == "poisson")
     elif loss == "warp":
-        losses.fit_warp(*args, indptr, indices, N_ITEMS, 10, 10.0)
+        losses.fit_warp(*args, indptr, indices, N_ITEMS, 10, 10.0, *known, mixing)
     else:
-        losses.fit_warp_kos(*args, indptr, indices, N_ITEMS, 10, 10.0, 2, 4)
+        losses.fit_warp_kos(*args, indptr, indices, N_ITEMS, 10, 10.0, 2, 4, *known, mixing)
+
+    if mixing > 0:  # the case really draws explicit negatives: it differs without mixing
+        plain = naive.NaiveModel(params, user_features.toarray(), item_features.toarray(),
+                                 learning_rate, rho, epsilon, adadelta)
+        naive.run_epoch(loss, plain, user_ids, item_ids, values, weights, order, N_USERS,
+                        N_ITEMS, rng_seed, max_sampled=10, k=2, n=4, n_negatives=n_negatives,
+                        uniform_pool=sampled and loss != "bpr-multi")
+        assert not np.allclose(plain.p["item_embeddings"], reference.p["item_embeddings"])
 
     changed = False
     for name, value in kernel_params.items():
@@ -165,3 +180,31 @@ def test_zero_weight_example_changes_nothing():
                         np.ones(1, dtype=np.uint64), np.zeros((1, 2)))
     for name in params:
         np.testing.assert_array_equal(params[name], before[name])
+
+
+@pytest.mark.parametrize("loss", ["warp", "warp-kos"])
+def test_warp_mixing_never_uses_a_positive_as_negative(loss):
+    """A known negative that is also a positive (a like and a dislike of one item) is
+    rejected like any positive. With mixing 1 every draw comes from the known negatives,
+    here all positives, so no step is taken at all; without mixing there are steps."""
+    user_ids = np.array([0, 0, 0, 0], dtype=np.int32)
+    item_ids = np.array([1, 2, 1, 2], dtype=np.int32)
+    values = np.array([1.0, 1.0, -1.0, -1.0], dtype=np.float32)
+    weights = np.ones(4, dtype=np.float32)
+    order = np.arange(4, dtype=np.int32)
+    indptr, indices = _lookup(user_ids, item_ids, values)
+    known_indptr, known_indices = _known(user_ids, item_ids, values)
+    assert set(known_indices) == set(indices) == {1, 2}
+    kernel = losses.fit_warp if loss == "warp" else losses.fit_warp_kos
+    extra = () if loss == "warp" else (2, 4)
+    for mixing, known in ((1.0, (known_indptr, known_indices)), (0.0, (None, None))):
+        params = _params(np.random.default_rng(0), N_USERS, N_ITEMS, adadelta=False)
+        before = {name: value.copy() for name, value in params.items()}
+        kernel(user_ids, item_ids, values, weights, order,
+               None, None, None, None, None, None,
+               *(params[f"user_{n}"] for n in NAMES), *(params[f"item_{n}"] for n in NAMES),
+               0.05, 0.95, 1e-6, False, 0.0, 0.0,
+               np.ones(1, dtype=np.uint64), np.zeros((1, 2)),
+               indptr, indices, N_ITEMS, 10, 10.0, *extra, *known, mixing)
+        unchanged = all(np.array_equal(params[name], before[name]) for name in params)
+        assert unchanged == (mixing == 1.0), f"mixing={mixing}"
