@@ -59,9 +59,10 @@ from ._serving import (
     test_matrix,
 )
 from ._threads import check_num_threads
+from .data import IdMapper
 from .metrics._aggregate import combine_parts, summarise
 from .metrics.ranking import check_evaluate_arguments
-from .recommender import Recommender, _key_list, _positive_int
+from .recommender import Recommender, _positive_int, allowed_items
 
 __all__ = ["DaskRecommender", "scatter_recommender", "recommend_dask", "evaluate_dask",
            "map_ids_dask"]
@@ -87,7 +88,7 @@ class DaskRecommender:
         a worker loses no copy that the others do not hold).
     user_col, item_col : column names of the training interactions
     n_users, n_items : int
-    item_keys : pandas.Index
+    item_mapper : IdMapper
         Item keys (kept locally to resolve ``items`` / ``filter_items``).
     user_keys_dtype, item_keys_dtype : dtypes single-machine recommendation frames have
         for these keys (e.g. ``str`` for strings)
@@ -99,7 +100,7 @@ class DaskRecommender:
     item_col: Hashable
     n_users: int
     n_items: int
-    item_keys: pd.Index
+    item_mapper: IdMapper
     user_keys_dtype: Any
     item_keys_dtype: Any
 
@@ -149,7 +150,7 @@ def scatter_recommender(recommender: Recommender,
     future = client.scatter(snapshot, broadcast=True, hash=False)
     return DaskRecommender(
         client, future, snapshot.user_col, snapshot.item_col, snapshot.n_users,
-        snapshot.n_items, snapshot.item_mapper.keys,
+        snapshot.n_items, snapshot.item_mapper,
         # The dtypes recommendation frames infer for these keys (e.g. str for strings).
         pd.Series(snapshot.user_mapper.keys[:1].to_numpy()).dtype,
         pd.Series(snapshot.item_mapper.keys[:1].to_numpy()).dtype)
@@ -163,27 +164,6 @@ def _handle(model: Recommender | DaskRecommender,
                              "scattered with.")
         return model
     return scatter_recommender(model, client)
-
-
-def _allowed_items(handle: DaskRecommender, items: Any, filter_items: Any
-                   ) -> np.ndarray | None:
-    """The candidate mask of ``Recommender._allowed_items`` from the handle's item keys."""
-    if items is None and filter_items is None:
-        return None
-    codes = pd.Index(handle.item_keys)
-    allowed = np.ones(handle.n_items, dtype=bool)
-    if items is not None:
-        keys = _key_list(items, "items")
-        rows = codes.get_indexer(keys)
-        if np.any(rows < 0):
-            bad = pd.unique(np.asarray(keys, dtype=object)[rows < 0])
-            raise KeyError(f"items: {bad.size} unknown key(s) {list(bad[:5])!r}.")
-        allowed[:] = False
-        allowed[rows] = True
-    if filter_items is not None:
-        banned = codes.get_indexer(_key_list(filter_items, "filter_items"))
-        allowed[banned[banned >= 0]] = False
-    return allowed
 
 
 def _user_keys(state: ScoringSnapshot) -> pd.Series:
@@ -256,7 +236,7 @@ def recommend_dask(model: Recommender | DaskRecommender, users: Any = None, k: i
     num_threads = check_num_threads(num_threads)
     if not isinstance(exclude_seen, (bool, np.bool_)):
         raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}.")
-    allowed = _allowed_items(handle, items, filter_items)
+    allowed = allowed_items(handle.item_mapper, items, filter_items)
     series = _user_series(handle, users, user_col, partition_users)
     # User keys keep the caller's dtype; all-user runs get Recommender.recommend's.
     user_dtype = handle.user_keys_dtype if users is None else series.dtype

@@ -112,6 +112,21 @@ def _rows(mapper: IdMapper, keys: Any, name: str, hint: str = "") -> np.ndarray:
     return rows
 
 
+def allowed_items(mapper: IdMapper, items: Any, filter_items: Any) -> np.ndarray | None:
+    """Candidate mask of ``recommend``: only ``items`` (all known if None), minus
+    ``filter_items`` (unknown keys there are ignored); None when both are None."""
+    if items is None and filter_items is None:
+        return None
+    allowed = np.ones(len(mapper), dtype=bool)
+    if items is not None:
+        allowed[:] = False
+        allowed[_rows(mapper, items, "items")] = True
+    if filter_items is not None:
+        banned = mapper.transform(_key_list(filter_items, "filter_items"), unknown="ignore")
+        allowed[banned[banned >= 0]] = False
+    return allowed
+
+
 def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero), float32 C-contiguous."""
     norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
@@ -1129,18 +1144,7 @@ class Recommender(ParamsMixin):
         return frame
 
     def _allowed_items(self, items: Any, filter_items: Any) -> np.ndarray | None:
-        if items is None and filter_items is None:
-            return None
-        n_items = len(self.item_mapper_)
-        allowed = np.ones(n_items, dtype=bool)
-        if items is not None:
-            allowed[:] = False
-            allowed[_rows(self.item_mapper_, items, "items")] = True
-        if filter_items is not None:
-            banned = self.item_mapper_.transform(_key_list(filter_items, "filter_items"),
-                                                 unknown="ignore")
-            allowed[banned[banned >= 0]] = False
-        return allowed
+        return allowed_items(self.item_mapper_, items, filter_items)
 
     def _similar(self, side: str, keys: Any, k: int, name: str,
                  columns: tuple[str, str]) -> pd.DataFrame:
