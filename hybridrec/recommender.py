@@ -33,6 +33,7 @@ import copy
 import functools
 import numbers
 import time
+import warnings
 from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._config import EXPLICIT_LOSSES
 from ._params import ParamsMixin
 from ._ranking import top_k
 from ._serving import ScoringSnapshot, recommendation_frame
@@ -62,7 +64,8 @@ _SPEC_KEYS = ("categorical", "numeric", "raw", "multi_valued", "n_bins")
 _FORMAT = "hybridrec.Recommender"
 _FORMAT_VERSION = 1
 _MODEL_PARAMS = ("no_components", "k", "n", "learning_schedule", "loss", "learning_rate",
-                 "rho", "epsilon", "item_alpha", "user_alpha", "max_sampled")
+                 "rho", "epsilon", "item_alpha", "user_alpha", "max_sampled",
+                 "num_negative_samples", "negative_mixing")
 _NOT_FITTED = "This Recommender is not fitted yet: call fit(interactions, ...) first."
 
 
@@ -279,10 +282,11 @@ class Recommender(ParamsMixin):
     Parameters
     ----------
     no_components, k, n, learning_schedule, loss, learning_rate, rho, epsilon,
-    item_alpha, user_alpha, max_sampled
+    item_alpha, user_alpha, max_sampled, num_negative_samples, negative_mixing
         Hyper-parameters of the underlying :class:`hybridrec.LightFM` (same meaning;
         the default loss here is ``'warp'``, the best choice for top-k recommendation
-        from implicit feedback).
+        from implicit feedback). ``negative_mixing`` draws negatives from the dislikes
+        given to ``fit`` / ``fit_partial`` as ``negatives``.
     epochs : int, default 10
         Training epochs of ``fit`` (and the default of ``fit_partial``).
     num_threads : int, default 1
@@ -310,6 +314,9 @@ class Recommender(ParamsMixin):
     interactions_ : scipy.sparse.csr_matrix
         Training interactions (users x items, weights as values), used by
         ``exclude_seen``, ``explain`` and updated by ``fit_partial`` / ``fold_in``.
+    negatives_ : scipy.sparse.csr_matrix
+        Known dislikes (users x items, ones) given as ``negatives`` to ``fit`` and
+        ``fit_partial``; empty when none were given.
     history_ : pandas.DataFrame
         One row per trained epoch: ``epoch``, ``train_time`` (seconds) and, when ``fit``
         got a validation frame, ``precision_at_k`` and ``auc`` on it.
@@ -338,6 +345,8 @@ class Recommender(ParamsMixin):
         item_alpha: float = 0.0,
         user_alpha: float = 0.0,
         max_sampled: int = 10,
+        num_negative_samples: int = 1,
+        negative_mixing: float = 0.0,
         epochs: int = 10,
         num_threads: int = 1,
         random_state: Any = None,
@@ -356,6 +365,8 @@ class Recommender(ParamsMixin):
         self.item_alpha = item_alpha
         self.user_alpha = user_alpha
         self.max_sampled = max_sampled
+        self.num_negative_samples = num_negative_samples
+        self.negative_mixing = negative_mixing
         self.epochs = epochs
         self.num_threads = num_threads
         self.random_state = random_state
@@ -530,6 +541,7 @@ class Recommender(ParamsMixin):
         shape = ((len(mapper), len(self._mapper(other))) if side == "user"
                  else (len(self._mapper(other)), len(mapper)))
         self.interactions_ = _int32_csr(self.interactions_, shape)
+        self.negatives_ = _int32_csr(self.negatives_, shape)
         return rows
 
     def _insert_model_rows(self, side: str, position: int, count: int) -> None:
@@ -561,7 +573,8 @@ class Recommender(ParamsMixin):
             item_features: pd.DataFrame | FeatureMatrix | None = None,
             validation: pd.DataFrame | None = None, eval_k: int = 10, patience: int = 3,
             user_feature_spec: Mapping | None = None,
-            item_feature_spec: Mapping | None = None, verbose: bool = False) -> Recommender:
+            item_feature_spec: Mapping | None = None, verbose: bool = False,
+            negatives: pd.DataFrame | None = None) -> Recommender:
         """Fit mappers, feature matrices and the model from DataFrames.
 
         Parameters
@@ -593,6 +606,20 @@ class Recommender(ParamsMixin):
         user_feature_spec, item_feature_spec : dict, optional
             ``features_from_frame`` keyword arguments (``categorical``, ``numeric``,
             ``raw``, ``multi_valued``, ``n_bins``) for the feature frames.
+        negatives : pandas.DataFrame, optional
+            Negative feedback: known dislikes, one row per (user, item) pair in the
+            columns ``user_col`` and ``item_col`` (other columns are ignored, a repeated
+            pair counts once). Every user and item must be known (from
+            ``interactions`` or the feature frames) and no pair may also be in
+            ``interactions``. The model gets them as explicit negatives (value -1):
+            with ``negative_mixing > 0``, ``warp``, ``warp-kos``, ``bpr`` and the
+            Spotlight losses draw each negative from the user's dislikes with that
+            probability; ``logistic`` trains on them as negative examples (label 0,
+            weight 1). Explicit-feedback losses (``regression``, ``poisson``) refuse
+            them; the other losses ignore them while ``negative_mixing`` is 0 (with a
+            warning). Kept as ``negatives_`` (and saved); ``recommend`` does not
+            exclude them (``exclude_seen`` leaves out ``interactions`` only), the model
+            learns to rank them low.
 
         Returns
         -------
@@ -603,7 +630,9 @@ class Recommender(ParamsMixin):
         ------
         ValueError
             Invalid hyper-parameters or arguments, missing columns, NaN keys, identity
-            features switched off for a side without side features.
+            features switched off for a side without side features; ``negatives`` with
+            unknown users or items, pairs that are also in ``interactions``, or an
+            explicit-feedback loss.
         TypeError
             Inputs of the wrong type.
         """
@@ -614,6 +643,8 @@ class Recommender(ParamsMixin):
         patience = _positive_int(patience, "patience")
         if validation is not None:
             _check_frame(validation, "validation", [user_col, item_col])
+        if negatives is not None:
+            _check_frame(negatives, "negatives", [user_col, item_col])
         self.user_col_, self.item_col_, self.weight_col_ = user_col, item_col, weight_col
         self.model_ = None
         self._state = {}
@@ -631,7 +662,9 @@ class Recommender(ParamsMixin):
         self.interactions_ = _int32_csr(built.matrix)
         if np.any(self.interactions_.data < 0):
             raise ValueError(f"weight_col {weight_col!r} must hold non-negative weights; "
-                             f"got a minimum of {self.interactions_.data.min()}.")
+                             f"got a minimum of {self.interactions_.data.min()}. Pass "
+                             "dislikes as negatives=<frame of (user, item) pairs> instead.")
+        self.negatives_ = self._negatives(negatives, "negatives", self.interactions_)
         for side, axis in (("user", 1), ("item", 0)):
             counts = np.asarray((self.interactions_ != 0).sum(axis=axis)).ravel()
             self._state[side]["active"] = counts > 0 if self._identity_on(side) else \
@@ -678,17 +711,79 @@ class Recommender(ParamsMixin):
         state["names"] = names
         return state
 
-    def _fit_arguments(self, matrix: sp.csr_matrix) -> tuple[sp.coo_matrix, sp.coo_matrix]:
-        """Interactions (ones) and sample weights with identical coordinates."""
+    def _negatives(self, negatives: pd.DataFrame | None, name: str,
+                   *positives: sp.csr_matrix) -> sp.csr_matrix:
+        """Validated CSR (users x items, ones) of the dislikes in ``negatives``.
+
+        The stored entries of ``positives`` (zero weights included) are the
+        interactions the dislikes may not coincide with.
+        """
+        shape = (len(self.user_mapper_), len(self.item_mapper_))
+        if negatives is None:
+            return _int32_csr(sp.csr_matrix(shape, dtype=np.float32))
+        _check_frame(negatives, name, [self.user_col_, self.item_col_])
+        rows = {}
+        for side in _SIDES:
+            column = f"{name}[{self._col(side)!r}]"
+            keys = _key_list(negatives[self._col(side)], column)
+            rows[side] = self._mapper(side).transform(keys, unknown="ignore", name=column)
+            if np.any(rows[side] < 0):
+                bad = pd.unique(np.asarray(keys, dtype=object)[rows[side] < 0])
+                raise ValueError(
+                    f"{column}: {bad.size} unknown {side}(s) {_show(bad)}; dislikes must "
+                    f"be between users and items the model knows (from the interactions "
+                    f"or the feature frames); drop them, or add the {side}s first.")
+        matrix = sp.csr_matrix((np.ones(rows["user"].size, np.float32),
+                                (rows["user"], rows["item"])), shape=shape)
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        both = matrix.multiply(_pattern(shape, *positives)).tocoo()
+        if both.nnz:
+            users = self.user_mapper_.keys.to_numpy(dtype=object)[both.row]
+            items = self.item_mapper_.keys.to_numpy(dtype=object)[both.col]
+            shown = ", ".join(f"({user!r}, {item!r})" for user, item in
+                              zip(users[:5], items[:5], strict=True))
+            more = f" and {both.nnz - 5} more" if both.nnz > 5 else ""
+            raise ValueError(
+                f"{name}: {both.nnz} (user, item) pair(s) are also positive interactions: "
+                f"{shown}{more}. A pair cannot be both liked and disliked; drop it from "
+                "one of the two frames.")
+        if matrix.nnz and self.loss in EXPLICIT_LOSSES:
+            raise ValueError(
+                f"{name}: loss={self.loss!r} fits the stored values (explicit feedback) "
+                "and has no use for dislikes; use an implicit loss ('warp', 'warp-kos', "
+                "'bpr', 'logistic', ...) or leave negatives out.")
+        if matrix.nnz and self.loss != "logistic" and self.negative_mixing == 0:
+            warnings.warn(
+                f"{name}: {matrix.nnz} dislike(s) given, but loss={self.loss!r} uses them "
+                "only with negative_mixing > 0 (it is 0): they are stored and ignored in "
+                "training. Set negative_mixing (e.g. 0.1) to train on them.",
+                UserWarning, stacklevel=5)
+        return _int32_csr(matrix)
+
+    def _fit_arguments(self, matrix: sp.csr_matrix, negatives: sp.csr_matrix | None = None
+                       ) -> tuple[sp.coo_matrix, sp.coo_matrix]:
+        """Interactions and sample weights with identical coordinates: the entries of
+        ``matrix`` as ones weighted by its values, then those of ``negatives`` (dislikes)
+        as -1 weighted by its values."""
         coo = matrix.tocoo()
-        ones = sp.coo_matrix((np.ones(coo.nnz, np.float32), (coo.row, coo.col)),
-                             shape=coo.shape)
-        return ones, coo
+        if negatives is None or negatives.nnz == 0:
+            ones = sp.coo_matrix((np.ones(coo.nnz, np.float32), (coo.row, coo.col)),
+                                 shape=coo.shape)
+            return ones, coo
+        dislikes = negatives.tocoo()
+        rows = np.concatenate([coo.row, dislikes.row])
+        cols = np.concatenate([coo.col, dislikes.col])
+        values = np.concatenate([np.ones(coo.nnz, np.float32),
+                                 np.full(dislikes.nnz, -1.0, np.float32)])
+        weights = np.concatenate([coo.data, dislikes.data]).astype(np.float32)
+        return (sp.coo_matrix((values, (rows, cols)), shape=coo.shape),
+                sp.coo_matrix((weights, (rows, cols)), shape=coo.shape))
 
     def _train(self, validation: pd.DataFrame | None, eval_k: int, patience: int,
                verbose: bool = False) -> None:
         model = self._new_model()
-        ones, weights = self._fit_arguments(self.interactions_)
+        ones, weights = self._fit_arguments(self.interactions_, self.negatives_)
         features = {"user_features": self._matrix("user"),
                     "item_features": self._matrix("item")}
         test = None
@@ -771,8 +866,8 @@ class Recommender(ParamsMixin):
 
     @_writes
     @_atomic
-    def fit_partial(self, new_interactions: pd.DataFrame, epochs: int | None = None
-                    ) -> Recommender:
+    def fit_partial(self, new_interactions: pd.DataFrame, epochs: int | None = None,
+                    negatives: pd.DataFrame | None = None) -> Recommender:
         """Train further on new interactions between known users and items.
 
         Only the new interactions are visited, but every known interaction still counts
@@ -787,6 +882,10 @@ class Recommender(ParamsMixin):
             Same columns as the training frame.
         epochs : int, optional
             Default: the ``epochs`` parameter.
+        negatives : pandas.DataFrame, optional
+            New dislikes, as in ``fit``: they join ``negatives_`` (the stored ones keep
+            serving ``negative_mixing``; with ``logistic`` only the new ones are
+            trained on). None may coincide with an interaction, old or new.
 
         Returns
         -------
@@ -797,22 +896,40 @@ class Recommender(ParamsMixin):
         ------
         KeyError
             Unknown users or items (use ``fold_in`` / ``fold_in_items``).
+        ValueError
+            ``negatives`` as in ``fit``, or ``new_interactions`` holding stored dislikes.
         """
         self._check_fitted()
         epochs = self.epochs if epochs is None else _positive_int(epochs, "epochs", 0)
         new = self._new_interactions(new_interactions, "new_interactions")
+        clash = _pattern(new.shape, new).multiply(self.negatives_).tocoo()
+        if clash.nnz:
+            users = self.user_mapper_.keys.to_numpy(dtype=object)[clash.row]
+            items = self.item_mapper_.keys.to_numpy(dtype=object)[clash.col]
+            raise ValueError(
+                f"new_interactions: {clash.nnz} (user, item) pair(s) are stored dislikes "
+                f"(negatives_), e.g. ({users[0]!r}, {items[0]!r}); a pair cannot be both "
+                "liked and disliked.")
+        fresh_negatives = self._negatives(negatives, "negatives", self.interactions_, new)
         self._activate(new)
-        old = self.interactions_.tocoo()
-        fresh = new.tocoo()
-        union = _int32_csr(sp.csr_matrix(
-            (np.concatenate([np.zeros(old.nnz, np.float32), fresh.data]),
-             (np.concatenate([old.row, fresh.row]), np.concatenate([old.col, fresh.col]))),
-            shape=new.shape))
-        ones, weights = self._fit_arguments(union)
+
+        def union(stored: sp.csr_matrix, added: sp.csr_matrix) -> sp.csr_matrix:
+            # Stored entries with zero weight (still positives / dislikes, not visited).
+            old, fresh = stored.tocoo(), added.tocoo()
+            return _int32_csr(sp.csr_matrix(
+                (np.concatenate([np.zeros(old.nnz, np.float32), fresh.data]),
+                 (np.concatenate([old.row, fresh.row]), np.concatenate([old.col, fresh.col]))),
+                shape=added.shape))
+
+        ones, weights = self._fit_arguments(union(self.interactions_, new),
+                                            union(self.negatives_, fresh_negatives))
         self.model_.fit_partial(ones, user_features=self._matrix("user"),
                                 item_features=self._matrix("item"), sample_weight=weights,
                                 epochs=epochs, num_threads=self.num_threads)
         self.interactions_ = _int32_csr(self.interactions_ + new)
+        negatives = self.negatives_ + fresh_negatives
+        negatives.data[:] = 1.0
+        self.negatives_ = _int32_csr(negatives)
         return self
 
     # ------------------------------------------------------- cold start and fold-in
@@ -1530,6 +1647,7 @@ class Recommender(ParamsMixin):
                 "bin_edges": {str(key): np.asarray(value, np.float64).tolist()
                               for key, value in (state["bin_edges"] or {}).items()}}
         _csr_arrays(arrays, "interactions", self.interactions_)
+        _csr_arrays(arrays, "negatives", self.negatives_)
         params = self.get_params()
         if not (params["random_state"] is None
                 or isinstance(params["random_state"], (int, np.integer))):
@@ -1593,6 +1711,10 @@ class Recommender(ParamsMixin):
                     "active": arrays[f"{side}/active"].astype(bool)}
                 recommender._rebuild(side)
             recommender.interactions_ = _csr_from(arrays, "interactions")
+            recommender.negatives_ = (  # files written before negatives existed: none
+                _csr_from(arrays, "negatives") if "negatives/indptr" in arrays
+                else _int32_csr(sp.csr_matrix(recommender.interactions_.shape,
+                                              dtype=np.float32)))
             recommender.best_epoch_ = metadata["best_epoch"]
             recommender.history_ = pd.DataFrame(metadata["history"])
             recommender._check_consistent()
@@ -1611,6 +1733,20 @@ class Recommender(ParamsMixin):
         if self.interactions_.shape != expected:
             raise ValueError(f"interactions have shape {self.interactions_.shape}, "
                              f"expected {expected}.")
+        if self.negatives_.shape != expected:
+            raise ValueError(f"negatives have shape {self.negatives_.shape}, "
+                             f"expected {expected}.")
+
+
+def _pattern(shape: tuple[int, int], *matrices: sp.spmatrix) -> sp.csr_matrix:
+    """CSR of ones at every stored entry of ``matrices`` (explicit zeros included)."""
+    coos = [matrix.tocoo() for matrix in matrices]
+    rows = np.concatenate([coo.row for coo in coos])
+    pattern = sp.csr_matrix((np.ones(rows.size, np.float32),
+                             (rows, np.concatenate([coo.col for coo in coos]))), shape=shape)
+    pattern.sum_duplicates()
+    pattern.data[:] = 1.0
+    return pattern
 
 
 def _model_array_names() -> list[str]:
