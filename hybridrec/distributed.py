@@ -62,7 +62,7 @@ from ._threads import check_num_threads
 from .data import IdMapper
 from .metrics._aggregate import combine_parts, summarise
 from .metrics.ranking import check_evaluate_arguments
-from .recommender import Recommender, _positive_int, allowed_items
+from .recommender import Recommender, _check_frame, _positive_int, allowed_items
 
 __all__ = ["DaskRecommender", "scatter_recommender", "recommend_dask", "evaluate_dask",
            "map_ids_dask"]
@@ -309,12 +309,7 @@ def map_ids_dask(model: Recommender | DaskRecommender, interactions: dd.DataFram
 
 
 def _check_dask_frame(frame: Any, name: str, columns: Sequence[Hashable]) -> None:
-    if not isinstance(frame, dd.DataFrame):
-        raise TypeError(f"{name} must be a dask DataFrame, got {type(frame).__name__}.")
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} has no column(s) {missing!r}; its columns are "
-                         f"{list(frame.columns)!r}.")
+    _check_frame(frame, name, list(columns), dd.DataFrame, "dask DataFrame")
 
 
 # ------------------------------------------------------------------------ evaluation

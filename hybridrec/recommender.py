@@ -70,10 +70,11 @@ _NOT_FITTED = "This Recommender is not fitted yet: call fit(interactions, ...) f
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_frame(frame: Any, name: str, columns: list[Hashable]) -> pd.DataFrame:
-    """Raise unless ``frame`` is a DataFrame holding ``columns``."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas.DataFrame, got {type(frame).__name__}.")
+def _check_frame(frame: Any, name: str, columns: list[Hashable], kind: type = pd.DataFrame,
+                 kind_name: str = "pandas.DataFrame") -> Any:
+    """Raise unless ``frame`` is a ``kind`` (a DataFrame type) holding ``columns``."""
+    if not isinstance(frame, kind):
+        raise TypeError(f"{name} must be a {kind_name}, got {type(frame).__name__}.")
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{name} has no column(s) {missing!r}; its columns are "
