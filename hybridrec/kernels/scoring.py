@@ -1,7 +1,8 @@
 """Scores for (user, item) pairs, representation matrices and ranks of test items."""
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import intrinsic
 
 from . import _jit as jit
 from .representation import compute_representation, contains_sorted, dot
@@ -173,3 +174,270 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
                 a += 1
                 b += 1
     return shared
+
+
+@intrinsic
+def _fetch_add(typingctx, counter, increment):
+    """Atomically ``counter[0] += increment``; returns the value before (a work queue
+    shared by the threads of one parallel region)."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
+            and counter.layout == "C" and isinstance(increment, types.Integer)):
+        return None
+    sig = types.int64(counter, increment)
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        value = context.cast(builder, args[1], signature.args[1], types.int64)
+        return builder.atomic_rmw("add", array.data, value, "monotonic")
+
+    return sig, codegen
+
+
+@jit.serial
+def _score_users(vectors, items_t, item_biases, rows):
+    """``rows[r, j] = item_biases[j] + sum_c vectors[r, c] * items_t[c, j]`` for r < 4.
+
+    Four users share every load of an item component. Each score is summed in float32
+    in the order of ``c`` (products rounded, then added; no fused multiply-add), so it
+    depends only on its user's and item's vectors: not on the other users of the pass,
+    the batching or the thread count. ``items_t`` has a multiple of 8 rows (zero padded,
+    like ``vectors``; adding 0 does not change a sum).
+    """
+    n_components, n_items = items_t.shape
+    r0 = rows[0]
+    r1 = rows[1]
+    r2 = rows[2]
+    r3 = rows[3]
+    for j in range(n_items):
+        bias = item_biases[j]
+        r0[j] = bias
+        r1[j] = bias
+        r2[j] = bias
+        r3[j] = bias
+    for c in range(0, n_components, 8):
+        a0, a1, a2, a3 = vectors[0, c], vectors[0, c + 1], vectors[0, c + 2], vectors[0, c + 3]
+        a4, a5, a6, a7 = vectors[0, c + 4], vectors[0, c + 5], vectors[0, c + 6], vectors[0, c + 7]
+        b0, b1, b2, b3 = vectors[1, c], vectors[1, c + 1], vectors[1, c + 2], vectors[1, c + 3]
+        b4, b5, b6, b7 = vectors[1, c + 4], vectors[1, c + 5], vectors[1, c + 6], vectors[1, c + 7]
+        e0, e1, e2, e3 = vectors[2, c], vectors[2, c + 1], vectors[2, c + 2], vectors[2, c + 3]
+        e4, e5, e6, e7 = vectors[2, c + 4], vectors[2, c + 5], vectors[2, c + 6], vectors[2, c + 7]
+        f0, f1, f2, f3 = vectors[3, c], vectors[3, c + 1], vectors[3, c + 2], vectors[3, c + 3]
+        f4, f5, f6, f7 = vectors[3, c + 4], vectors[3, c + 5], vectors[3, c + 6], vectors[3, c + 7]
+        i0, i1, i2, i3 = items_t[c], items_t[c + 1], items_t[c + 2], items_t[c + 3]
+        i4, i5, i6, i7 = items_t[c + 4], items_t[c + 5], items_t[c + 6], items_t[c + 7]
+        for j in range(n_items):
+            x0, x1, x2, x3, x4, x5, x6, x7 = i0[j], i1[j], i2[j], i3[j], i4[j], i5[j], i6[j], i7[j]
+            r0[j] = (r0[j] + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5
+                     + a6 * x6 + a7 * x7)
+            r1[j] = (r1[j] + b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                     + b6 * x6 + b7 * x7)
+            r2[j] = (r2[j] + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3 + e4 * x4 + e5 * x5
+                     + e6 * x6 + e7 * x7)
+            r3[j] = (r3[j] + f0 * x0 + f1 * x1 + f2 * x2 + f3 * x3 + f4 * x4 + f5 * x5
+                     + f6 * x6 + f7 * x7)
+
+
+@jit.serial
+def _count_at_or_above(row, scores, entries, n, counts):
+    """``counts[p] = #{j : row[j] >= scores[entries[p]]}`` for ``p < n``.
+
+    Four thresholds per pass over the row, with int32 counters (which LLVM vectorises
+    twice as wide as int64 ones). A nan threshold counts nothing.
+    """
+    n_items = row.shape[0]
+    nan = np.float32(np.nan)
+    for g in range(0, n, 4):
+        x0 = scores[entries[g]]
+        x1 = scores[entries[g + 1]] if g + 1 < n else nan
+        x2 = scores[entries[g + 2]] if g + 2 < n else nan
+        x3 = scores[entries[g + 3]] if g + 3 < n else nan
+        c0 = np.int32(0)
+        c1 = np.int32(0)
+        c2 = np.int32(0)
+        c3 = np.int32(0)
+        for j in range(n_items):
+            v = row[j]
+            c0 = np.int32(c0 + np.int32(v >= x0))
+            c1 = np.int32(c1 + np.int32(v >= x1))
+            c2 = np.int32(c2 + np.int32(v >= x2))
+            c3 = np.int32(c3 + np.int32(v >= x3))
+        counts[g] = c0
+        if g + 1 < n:
+            counts[g + 1] = c1
+        if g + 2 < n:
+            counts[g + 2] = c2
+        if g + 3 < n:
+            counts[g + 3] = c3
+
+
+@jit.serial
+def _count_entries(row, scores, entries, n, counts, sort_threshold):
+    """``_count_at_or_above``, or by sorting the row once when ``n > sort_threshold``."""
+    if n > sort_threshold:
+        ordered = np.sort(row)
+        for p in range(n):
+            counts[p] = row.shape[0] - np.searchsorted(ordered, scores[entries[p]],
+                                                       side="left")
+    else:
+        _count_at_or_above(row, scores, entries, n, counts)
+
+
+@jit.serial
+def _rank_row(row, user, e, test_indptr, test_indices, train_indptr, train_indices,
+              exact_below, best, sort_threshold, ranks, top_items, top_scores,
+              list_scores, list_items, scores, seen, entries, counts):
+    """Ranks (and the top-k list) of one user from its score row; see ``rank_users``."""
+    n_items = row.shape[0]
+    test_start = test_indptr[user]
+    n_test = test_indptr[user + 1] - test_start
+    train_start = train_indptr[user]
+    train_stop = train_indptr[user + 1]
+    for i in range(n_test):
+        scores[i] = row[test_indices[test_start + i]]
+    for q in range(train_start, train_stop):
+        row[train_indices[q]] = -np.inf
+    # Test entries that are train entries too (check_intersections=False) are masked now
+    # and do not count themselves.
+    for i in range(n_test):
+        item = test_indices[test_start + i]
+        if scores[i] > -np.inf or scores[i] != scores[i]:
+            seen[i] = row[item] == -np.inf
+        else:   # scored -inf before masking: look it up
+            seen[i] = contains_sorted(train_indices, train_start, train_stop, item)
+    k = list_scores.shape[0]
+    if k > 0:
+        filled = 0
+        threshold = -np.inf
+        for c0 in range(0, n_items, 64):
+            # A view, so that the loops run from 0 (numba's negative-index wraparound
+            # on a loop from c0 stops LLVM from vectorising the count).
+            chunk = row[c0:c0 + 64]
+            above = 0
+            for j in range(chunk.shape[0]):
+                above += chunk[j] > threshold
+            if above == 0:   # once the list is full most chunks hold nothing above it
+                continue
+            for j in range(chunk.shape[0]):
+                if chunk[j] > threshold:
+                    filled = _insert_top(list_scores, list_items, filled, chunk[j], c0 + j)
+                    if filled == k:
+                        threshold = list_scores[k - 1]
+        for slot in range(k):
+            top_items[e, slot] = list_items[slot] if slot < filled else -1
+            top_scores[e, slot] = list_scores[slot] if slot < filled else -np.inf
+    if exact_below < 0 or n_test > sort_threshold:
+        # Every rank: count at or above each test score.
+        for i in range(n_test):
+            entries[i] = i
+        _count_entries(row, scores, entries, n_test, counts, sort_threshold)
+        for i in range(n_test):
+            ranks[test_start + i] = counts[i] - (0 if seen[i] else 1)
+        return
+    # Only ranks below ``exact_below`` and the best rank: count the test items from the
+    # best score down, four per pass, until no remaining item can rank lower than
+    # needed. Ranks fall with the score (a train item does not count itself), so every
+    # item after one with count c ranks >= c - 1.
+    for i in range(n_test):
+        entries[i] = i
+        ranks[test_start + i] = n_items   # not needed: at least exact_below
+    best_rank = n_items
+    done = 0
+    while done < n_test and (exact_below > 0 or best):
+        group = min(4, n_test - done)
+        for slot in range(done, done + group):   # selection: nan first, then by score
+            pick = slot
+            for p in range(slot + 1, n_test):
+                a = scores[entries[p]]
+                b = scores[entries[pick]]
+                if (a != a and b == b) or a > b:
+                    pick = p
+            entries[slot], entries[pick] = entries[pick], entries[slot]
+        _count_at_or_above(row, scores, entries[done:], group, counts)
+        for p in range(group):
+            i = entries[done + p]
+            rank = counts[p] - (0 if seen[i] else 1)
+            ranks[test_start + i] = rank
+            best_rank = min(best_rank, rank)
+        done += group
+        lowest_remaining = counts[group - 1] - 1
+        if lowest_remaining >= exact_below and (not best or lowest_remaining >= best_rank):
+            break
+
+
+@jit.parallel
+def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indices,
+               train_indptr, train_indices, exact_below, best, sort_threshold,
+               max_test, n_workers, quads_per_task, next_task, ranks, top_items,
+               top_scores):
+    """Score, rank and (optionally) list the top items of ``users``, fused per 4 users.
+
+    Scores are computed by ``_score_users`` into a per-worker buffer of 4 rows, then
+    each row is ranked at once (while in cache); memory is O(n_workers x n_items).
+    Work is handed out dynamically: each worker takes the next task (``quads_per_task``
+    runs of 4 users) from the shared counter ``next_task``, so a thread that the OS
+    slows down (other processes on the cores) does not hold up the others, as it would
+    with prange's static split. Results do not depend on which worker ranks a user.
+
+    Parameters
+    ----------
+    user_vectors : float32[n_rows, d]
+    users : int32[m]
+        Rows of ``user_vectors`` (and of the test / train CSRs) to rank, ascending.
+    items_t : float32[dp, n_items]
+        Item vectors transposed, ``dp`` = d rounded up to a multiple of 8 (zero rows).
+    item_biases : float32[n_items]
+    test_indptr, test_indices, train_indptr, train_indices : int32
+        CSRs with sorted rows; train items are excluded from every ranking.
+    exact_below : int
+        -1: every rank is computed. Otherwise only ranks below ``exact_below`` (and,
+        with ``best``, each user's lowest rank) are exact; the other entries get
+        ``n_items`` (a rank is at most ``n_items - 1``).
+    best : bool
+    sort_threshold : int
+        Users with more test items than this are ranked by sorting their row once.
+    max_test : int
+        Most test entries of one user.
+    n_workers : int
+        Parallel workers (the thread count).
+    quads_per_task : int
+        Runs of 4 users per task.
+    next_task : int64[1]
+        Zero on entry; the work queue.
+    ranks : float32[nnz_test]
+        Receives, for each test entry of ``users``, #{j != i, j not in train :
+        score_j >= score_i} (ties count against the item), aligned with ``test_indices``.
+    top_items : int32[m, k]
+        Receives the k best non-train items per user (ties: lower index first; -1 where
+        fewer exist); k may be 0.
+    top_scores : float32[m, k]
+    """
+    n_components, n_items = items_t.shape
+    d = user_vectors.shape[1]
+    m = users.shape[0]
+    n_quads = (m + 3) // 4
+    k = top_items.shape[1]
+    n_tasks = (n_quads + quads_per_task - 1) // quads_per_task
+    for _ in prange(n_workers):
+        rows = np.empty((4, n_items), dtype=np.float32)
+        vectors = np.zeros((4, n_components), dtype=np.float32)
+        list_scores = np.empty(k, dtype=np.float32)
+        list_items = np.empty(k, dtype=np.int32)
+        scores = np.empty(max_test, dtype=np.float32)
+        seen = np.zeros(max_test, dtype=np.bool_)
+        entries = np.empty(max_test, dtype=np.int64)
+        counts = np.empty(max_test, dtype=np.int64)
+        task = _fetch_add(next_task, 1)
+        while task < n_tasks:
+            for quad in range(task * quads_per_task, min((task + 1) * quads_per_task, n_quads)):
+                first = 4 * quad
+                size = min(4, m - first)
+                for r in range(4):
+                    for c in range(d):
+                        vectors[r, c] = user_vectors[users[first + r], c] if r < size else 0.0
+                _score_users(vectors, items_t, item_biases, rows)
+                for r in range(size):
+                    _rank_row(rows[r], users[first + r], first + r, test_indptr,
+                              test_indices, train_indptr, train_indices, exact_below, best,
+                              sort_threshold, ranks, top_items, top_scores, list_scores,
+                              list_items, scores, seen, entries, counts)
+            task = _fetch_add(next_task, 1)

@@ -1,10 +1,13 @@
 """Ranking metrics: lightfm.evaluation's four (same signatures and semantics) and more.
 
-All metrics come from one pass per block of users: scores for every item by BLAS from
-the model's user and item representations, train items masked, then ranks of the test
-items (and top-k lists where needed) by a parallel numba kernel, then every per-user
-metric by another (``_kernels.user_metrics``). There is no per-user Python loop and the
-memory is bounded by the block size (``hybridrec._ranking.BLOCK_BYTES``).
+All metrics come from one fused parallel numba pass (``hybridrec._ranking.rank_items``):
+each thread scores four users at a time against every item from the model's user and
+item representations, masks their train items and ranks their test items (and builds
+top-k lists where needed) while the scores are in cache; then every per-user metric
+comes from another kernel (``_kernels.user_metrics``). Each metric asks only for the
+ranks it needs: precision and recall at k only the ranks below k, reciprocal_rank only
+each user's best rank (a few counting passes over a score row), AUC every rank. There
+is no per-user Python loop and the memory is O(threads x n_items).
 
 Conventions (LightFM's): ranks are 0-based and pessimistic (an item tied with others
 ranks below all of them); train items are excluded from the ranking; users without test
@@ -59,8 +62,10 @@ def _representations(model, user_features, item_features, n_users: int, n_items:
 
 
 def _rank(model, test_interactions, train_interactions, user_features, item_features,
-          num_threads, check_intersections, top_k: int = 0
-          ) -> tuple[RankResult, sp.csr_matrix]:
+          num_threads, check_intersections, top_k: int = 0, exact_below: int | None = None,
+          best: bool = False) -> tuple[RankResult, sp.csr_matrix]:
+    """Ranks of the test entries (see ``rank_items`` for ``exact_below`` and ``best``: by
+    default every rank is exact) and top-``top_k`` lists, with the checked train matrix."""
     num_threads = check_num_threads(num_threads)
     test, train = prepare_test_train(test_interactions, train_interactions,
                                      check_intersections)
@@ -77,7 +82,8 @@ def _rank(model, test_interactions, train_interactions, user_features, item_feat
         return RankResult(test, ranks.data.astype(np.float32), users, empty, empty), train
     n_users, n_items = test.shape
     vectors = _representations(model, user_features, item_features, n_users, n_items)
-    return rank_items(*vectors, test, train, num_threads, k=top_k), train
+    return rank_items(*vectors, test, train, num_threads, k=top_k, exact_below=exact_below,
+                      best=best), train
 
 
 @dataclass
@@ -96,7 +102,9 @@ class UserMetrics:
 
 
 def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int],
-                  num_threads: int = 1) -> UserMetrics:
+                  num_threads: int = 1, with_auc: bool = True) -> UserMetrics:
+    """Per-user metrics; without ``with_auc``, ``auc`` is 0 and only the ranks below
+    ``max(ks)`` and each user's best rank are used (see ``rank_items(exact_below=...)``)."""
     ks_array = np.asarray(ks, dtype=np.int64)
     m = result.users.shape[0]
     shape = (m, ks_array.shape[0])
@@ -109,7 +117,7 @@ def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int],
     if m:
         with numba_threads(num_threads):
             user_metrics(result.users, indptr, result.ranks, n_train, result.test.shape[1],
-                         ks_array, out["precision"], out["recall"], out["ndcg"],
+                         ks_array, with_auc, out["precision"], out["recall"], out["ndcg"],
                          out["map"], out["hit_rate"], auc, rr)
     return UserMetrics(result.users, ks_array, auc=auc, reciprocal_rank=rr, **out)
 
@@ -127,9 +135,10 @@ def _rows(values: np.ndarray, result: RankResult, preserve_rows: bool, fill: flo
 def _at_k(name: str, model, test_interactions, train_interactions, k, user_features,
           item_features, preserve_rows, num_threads, check_intersections) -> np.ndarray:
     k = check_positive_int(k, "k")
+    # Only the ranks below k matter (the others are all "not in the top k").
     result, train = _rank(model, test_interactions, train_interactions, user_features,
-                          item_features, num_threads, check_intersections)
-    metrics = _user_metrics(result, train, [k], num_threads)
+                          item_features, num_threads, check_intersections, exact_below=k)
+    metrics = _user_metrics(result, train, [k], num_threads, with_auc=False)
     return _rows(getattr(metrics, name)[:, 0], result, preserve_rows, 0.0)
 
 
@@ -239,11 +248,12 @@ def reciprocal_rank(model, test_interactions, train_interactions=None, user_feat
                     check_intersections=True) -> np.ndarray:
     """``1 / (rank + 1)`` of the user's best-ranked test item (0 for users without test
     items when ``preserve_rows``). Parameters as ``precision_at_k`` (without ``k``)."""
+    # Only each user's best rank matters.
     result, train = _rank(model, test_interactions, train_interactions, user_features,
-                          item_features, num_threads, check_intersections)
-    return _rows(_user_metrics(result, train, [1], num_threads).reciprocal_rank, result,
-                 preserve_rows,
-                 0.0)
+                          item_features, num_threads, check_intersections, exact_below=0,
+                          best=True)
+    per_user = _user_metrics(result, train, [1], num_threads, with_auc=False)
+    return _rows(per_user.reciprocal_rank, result, preserve_rows, 0.0)
 
 
 def _item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
@@ -256,7 +266,8 @@ def _top_k_lists(model, test_interactions, train_interactions, k, user_features,
                  item_features, num_threads, check_intersections):
     k = check_positive_int(k, "k")
     result, train = _rank(model, test_interactions, train_interactions, user_features,
-                          item_features, num_threads, check_intersections, top_k=k)
+                          item_features, num_threads, check_intersections, top_k=k,
+                          exact_below=0)   # the lists only, no ranks
     if result.top_items.shape[1] != k:
         raise ValueError("coverage and popularity need a model with "
                          "get_user_representations / get_item_representations.")
@@ -339,9 +350,13 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
     """
     ks, metrics = check_evaluate_arguments(k, metrics)
     needs_lists = "coverage" in metrics or "popularity" in metrics
+    # Every rank for AUC; otherwise the ranks below the largest cut-off and the best one.
+    at_k = any(name in ("precision", "recall", "ndcg", "map", "hit_rate") for name in metrics)
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections,
-                          top_k=max(ks) if needs_lists else 0)
+                          top_k=max(ks) if needs_lists else 0,
+                          exact_below=None if "auc" in metrics else (max(ks) if at_k else 0),
+                          best="reciprocal_rank" in metrics)
     popularity = _item_popularity(train, result.test) if "popularity" in metrics else None
     return summarise(evaluation_parts(result, train, ks, metrics, popularity, num_threads))
 
@@ -371,7 +386,7 @@ def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ..
     ``popularity`` is the item popularity (``_item_popularity`` of the whole data set, not
     of one part of the users).
     """
-    per_user = _user_metrics(result, train, ks, num_threads)
+    per_user = _user_metrics(result, train, ks, num_threads, with_auc="auc" in metrics)
     parts = EvaluationParts(metrics, ks, result.test.shape[1], per_user.users.shape[0])
     for name in metrics:
         if name in ("auc", "reciprocal_rank"):
