@@ -136,18 +136,20 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
             filled = 0
             threshold = -np.inf
             for c0 in range(0, n_items, 64):
-                c1 = min(c0 + 64, n_items)
                 # Count first (vectorised): once the list is full, most chunks of 64
-                # hold nothing above its last score and are skipped.
+                # hold nothing above its last score and are skipped. A view, so that
+                # the loops run from 0: numba's negative-index wraparound on a loop
+                # from c0 kept LLVM from vectorising the count.
+                chunk = row[c0:c0 + 64]
                 above = 0
-                for j in range(c0, c1):
-                    if row[j] > threshold:
-                        above += 1
+                for j in range(chunk.shape[0]):
+                    above += chunk[j] > threshold
                 if above == 0:
                     continue
-                for j in range(c0, c1):
-                    if row[j] > threshold:
-                        filled = _insert_top(top_scores[b], top_items[b], filled, row[j], j)
+                for j in range(chunk.shape[0]):
+                    if chunk[j] > threshold:
+                        filled = _insert_top(top_scores[b], top_items[b], filled, chunk[j],
+                                             c0 + j)
                         if filled == k:
                             threshold = top_scores[b, k - 1]
             for slot in range(filled, k):
