@@ -62,7 +62,9 @@ __all__ = ["Recommender"]
 _SIDES = ("user", "item")
 _SPEC_KEYS = ("categorical", "numeric", "raw", "multi_valued", "n_bins")
 _FORMAT = "hybridrec.Recommender"
-_FORMAT_VERSION = 1
+#: 2 added ``negatives`` arrays and the num_negative_samples / negative_mixing params
+#: (version 1 files load with no dislikes); readers of version 1 refuse version 2.
+_FORMAT_VERSION = 2
 _MODEL_PARAMS = ("no_components", "k", "n", "learning_schedule", "loss", "learning_rate",
                  "rho", "epsilon", "item_alpha", "user_alpha", "max_sampled",
                  "num_negative_samples", "negative_mixing")
