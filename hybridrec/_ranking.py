@@ -3,14 +3,15 @@
 ``rank_items`` (``LightFM.predict_rank``, the metrics, the baselines): one fused numba
 pass scores four users at a time against every item and ranks their test items while
 the scores are in cache; memory is O(threads x n_items). ``top_k`` (recommendations):
-dense score blocks by BLAS (``users x items`` float32 never exceeds ``block_bytes``),
-top-k lists by a numba kernel; memory O(block x n_items). Neither is ever
+one numba pass scores eight users at a time against a tile of items and keeps running
+top-k lists; memory O(threads x (tile + users per task x k)) besides the output. Both
+compute every score with the same float32 arithmetic (item bias, then the products in
+component order), so recommendations and metrics agree, and neither is ever
 O(n_users x n_items).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,6 @@ from ._threads import numba_threads
 from ._validation import check_sparse
 from .kernels import scoring
 
-#: Upper bound on the memory of one block of scores.
-BLOCK_BYTES = 64 * 2**20
 #: Users with more test items than this are ranked by sorting (see ``rank_block``).
 SORT_THRESHOLD = 128
 #: ``rank_items``: users with more test items than this are ranked by sorting their score
@@ -74,52 +73,6 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
                 "interactions. This will cause incorrect evaluation, check your data split."
             )
     return test, train
-
-
-def _score_blocks(user_vectors: np.ndarray, item_vectors: np.ndarray,
-                  item_biases: np.ndarray, users: np.ndarray, block_bytes: int
-                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(start, block_users, scores)`` with ``scores = U[block] @ I.T + bias``.
-
-    The item bias rides along as an extra component (the user side gets a 1), so one BLAS
-    product gives the scores without a second pass. The score buffer is reused between
-    blocks (its size is bounded by ``block_bytes``).
-    """
-    n_items, d = item_vectors.shape
-    items_t = np.empty((d + 1, n_items), dtype=np.float32)
-    items_t[:d] = item_vectors.T
-    items_t[d] = item_biases
-    block = int(max(1, min(users.shape[0], block_bytes // (4 * max(n_items, 1)))))
-    rows = _min_product_rows(n_items, d + 1)
-    scores = np.empty((max(block, rows), n_items), dtype=np.float32)
-    users_block = np.ones((max(block, rows), d + 1), dtype=np.float32)
-    for start in range(0, users.shape[0], block):
-        block_users = users[start:start + block]
-        size = block_users.shape[0]
-        users_block[:size, :d] = user_vectors[block_users]
-        # Short blocks are padded (rows past ``size`` are ignored): see _min_product_rows.
-        product = max(size, rows)
-        np.matmul(users_block[:product], items_t, out=scores[:product])
-        yield start, block_users, scores[:size]
-
-
-#: BLAS products with fewer multiply-adds than this may take other code paths.
-_MIN_PRODUCT_WORK = 2**21
-
-
-def _min_product_rows(n_items: int, depth: int) -> int:
-    """Fewest user rows per BLAS product for batch-independent scores.
-
-    OpenBLAS computes a one-row product with gemv and products under ~10^6 multiply-adds
-    with its small-matrix kernels; both sum in another order than the general gemm, so
-    a user's scores would depend (in the last bits) on how many users share the block.
-    Padding every product to at least two rows and ``_MIN_PRODUCT_WORK`` multiply-adds
-    keeps each score a function of the user and item alone: ``recommend(users=[u])``
-    equals user ``u``'s rows of ``recommend()``, and partitioned runs (Dask) equal the
-    single-process one. The padding costs under 2^21 multiply-adds per call.
-    """
-    work = max(n_items * depth, 1)
-    return int(min(max(2, -(-_MIN_PRODUCT_WORK // work)), 2**16))
 
 
 @dataclass
@@ -187,9 +140,18 @@ def rank_items(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: 
 
 def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.ndarray,
           users: np.ndarray, k: int, num_threads: int, exclude: sp.csr_matrix | None = None,
-          allowed_items: np.ndarray | None = None, block_bytes: int = BLOCK_BYTES
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best items for each of ``users``; memory bounded by ``block_bytes``.
+          allowed_items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best items for each of ``users``, without a users x items matrix.
+
+    One parallel numba pass (``scoring.top_users``): threads take groups of users from
+    a shared counter and score eight at a time against tiles of items, offering each
+    tile's scores to running top-k lists at once. Scores are fixed-order float32 sums
+    (the arithmetic of ``rank_items``), so a user's list and scores depend neither on
+    the other users of the call (batching, Dask partitions) nor on ``num_threads``,
+    and equal the top-k lists of the metrics path. Memory besides the output is
+    O(num_threads x (tile + users per task x k)). This replaced BLAS score blocks:
+    numba's own threads scale where BLAS's competed with them, and it measured faster
+    single-threaded too (benchmarks/README.md, recommendations).
 
     Parameters
     ----------
@@ -205,8 +167,6 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
         Items to leave out per user (e.g. already seen); rows indexed like ``users``.
     allowed_items : bool array (n_items,), optional
         Only these items may be recommended.
-    block_bytes : int
-        Memory bound of one block of scores.
 
     Returns
     -------
@@ -229,16 +189,29 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
     result_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
     if users.shape[0] == 0 or n_items == 0 or k == 0:
         return result_items, result_scores
-    empty_test = np.zeros(n_rows + 1, dtype=INDEX)
-    no_entries = np.zeros(0, dtype=INDEX)
-    no_ranks = np.zeros(0, dtype=np.float32)
-    with numba_threads(num_threads):
-        # Few large blocks: each switch between BLAS's and numba's thread pools costs
-        # (both spin-wait), so tiles small enough for the cache were measured slower.
-        for start, block_users, scores in _score_blocks(user_vectors, item_vectors, biases,
-                                                        users, block_bytes):
-            stop = start + block_users.shape[0]
-            scoring.rank_block(scores, block_users, empty_test, no_entries, exclude.indptr,
-                               exclude.indices, SORT_THRESHOLD, no_ranks,
-                               result_items[start:stop], result_scores[start:stop])
+    d = item_vectors.shape[1]
+    items_t = np.zeros((-(-d // 8) * 8, n_items), dtype=np.float32)
+    items_t[:d] = item_vectors.T
+    vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
+    tile = _item_tile(items_t.shape[0], n_items)
+    with numba_threads(num_threads) as threads:
+        scoring.top_users(vectors, users, items_t, biases, exclude.indptr, exclude.indices,
+                          tile, threads, _octets_per_task(users.shape[0], threads),
+                          np.zeros(1, dtype=np.int64), result_items, result_scores)
     return result_items, result_scores
+
+
+def _item_tile(depth: int, n_items: int) -> int:
+    """Items per tile of ``top_users``: 512 up to 128 components (the tile's components,
+    depth x 512 float32, stay in L2 while a group of users is scored against them; the
+    8 score rows, 16 KiB, in L1), 256 beyond. Measured single-threaded on 6,040 x 3,706:
+    512 best at 64 and 128 components, 256-512 at 256; 1024 and 128 were 20-40% slower.
+    """
+    return int(min(n_items, 512 if depth <= 128 else 256))
+
+
+def _octets_per_task(n_users: int, threads: int) -> int:
+    """Runs of 8 users per ``top_users`` task: 8 (each item tile is read from L2 by 64
+    users; measured ~10-20% faster than 16 or 32 users at 100k items), fewer when that
+    would leave a thread under four tasks. Results do not depend on it."""
+    return int(min(8, max(1, n_users // (32 * threads))))

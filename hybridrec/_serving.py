@@ -6,7 +6,7 @@ numpy/scipy objects: it pickles compactly and carries no optimiser state, so it 
 ``hybridrec.distributed`` sends to the Dask workers once. ``recommend_keys`` and
 ``evaluate_frame`` are the per-partition computations; ``Recommender.recommend`` and the
 Dask path share ``recommendation_frame`` and ``evaluation_parts``, and scores do not
-depend on how users are batched (``_ranking._min_product_rows``), so a partitioned run
+depend on how users are batched (``_ranking.top_k``), so a partitioned run
 returns exactly the single-process result.
 
 Nothing here imports dask.

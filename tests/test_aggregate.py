@@ -86,11 +86,12 @@ def test_scores_do_not_depend_on_batching(n_items, d):
     items = rng.standard_normal((n_items, d), dtype=np.float32)
     biases = rng.standard_normal(n_items).astype(np.float32)
     all_items, all_scores = top_k(users, items, biases, np.arange(300), 10, 1)
-    for user in (0, 7, 299):  # one-user requests (BLAS would use gemv without padding)
+    for user in (0, 7, 299):  # one-user requests
         one_items, one_scores = top_k(users, items, biases, np.array([user]), 10, 1)
         np.testing.assert_array_equal(one_items[0], all_items[user])
         np.testing.assert_array_equal(one_scores[0], all_scores[user])
-    subset = rng.permutation(300)[:41]
-    small_blocks = top_k(users, items, biases, subset, 10, 1, block_bytes=4 * n_items * 3)
-    np.testing.assert_array_equal(small_blocks[0], all_items[subset])
-    np.testing.assert_array_equal(small_blocks[1], all_scores[subset])
+    subset = rng.permutation(300)[:41]   # another order, another split into tasks
+    for threads in (1, 2):
+        some = top_k(users, items, biases, subset, 10, threads)
+        np.testing.assert_array_equal(some[0], all_items[subset])
+        np.testing.assert_array_equal(some[1], all_scores[subset])

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybridrec._ranking import prepare_test_train, rank_items
+from hybridrec._ranking import prepare_test_train, rank_items, top_k
 
 
 def _scores(user_vectors, item_vectors, item_biases):
@@ -121,3 +121,41 @@ def test_ranks_do_not_depend_on_batching_or_threads(n_test, monkeypatch):
         span = slice(test.indptr[user], test.indptr[user + 1])
         np.testing.assert_array_equal(single.ranks, whole.ranks[span])
         np.testing.assert_array_equal(single.top_scores[0], whole.top_scores[user])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_users=st.integers(1, 80), n_items=st.integers(1, 1500), d=st.integers(0, 19),
+       density=st.floats(0.02, 0.5), seed=st.integers(0, 10_000), ties=st.booleans(),
+       k=st.integers(1, 12), threads=st.integers(1, 2), n_allowed=st.integers(0, 30))
+def test_top_k_matches_reference_and_metrics_path(n_users, n_items, d, density, seed, ties,
+                                                  k, threads, n_allowed):
+    """``top_k`` (recommendations; several item tiles above 512 items): the reference
+    lists and scores, including exclusions and allowed items, and the metrics path's
+    lists and scores for the same users (the same arithmetic)."""
+    user_vectors, item_vectors, item_biases, test, train = _problem(
+        n_users, n_items, d, density, seed, ties, False)
+    scores = _scores(user_vectors, item_vectors, item_biases)
+    rng = np.random.default_rng(seed)
+    allowed = np.zeros(n_items, dtype=bool)
+    allowed[rng.choice(n_items, min(n_allowed, n_items), replace=False)] = True
+    allowed = None if n_allowed == 0 else allowed
+    order = rng.permutation(n_users)
+    items, top_scores = top_k(user_vectors, item_vectors, item_biases, order, k, threads,
+                              exclude=train, allowed_items=allowed)
+    for row, user in enumerate(order):
+        masked = scores[user].copy()
+        masked[train.indices[train.indptr[user]:train.indptr[user + 1]]] = -np.inf
+        if allowed is not None:
+            masked[~allowed] = -np.inf
+        best = np.argsort(-masked, kind="stable")
+        best = best[masked[best] > -np.inf][:k]
+        expected = np.full(k, -1)
+        expected[:best.size] = best
+        np.testing.assert_array_equal(items[row], expected)
+        np.testing.assert_array_equal(top_scores[row, :best.size], masked[best])
+        assert np.all(top_scores[row, best.size:] == -np.inf)
+    result = rank_items(user_vectors, item_vectors, item_biases, test, train, threads, k=k)
+    listed, listed_scores = top_k(user_vectors, item_vectors, item_biases, result.users, k,
+                                  3 - threads, exclude=train)
+    np.testing.assert_array_equal(listed, result.top_items)
+    np.testing.assert_array_equal(listed_scores, result.top_scores)
