@@ -21,6 +21,10 @@ BPR_MAX_REDRAWS = 64
 REG_CHUNK_MAX = 32768
 REG_CHUNKS_MIN = 16
 
+#: Examples per block of a training epoch: the unit of work the threads take from a
+#: shared counter, each with its own random stream (see ``kernels/losses.py``).
+TRAIN_BLOCK = 4096
+
 #: Losses and learning schedules the estimator accepts.
 LOSSES = ("logistic", "warp", "bpr", "warp-kos", "regression", "poisson", "pointwise",
           "hinge", "adaptive_hinge")

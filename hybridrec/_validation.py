@@ -197,22 +197,6 @@ def as_features(features: object, name: str) -> FeatureMatrix:
     return FeatureMatrix(n_rows, n_features, False, indptr, indices, data)
 
 
-def as_lookup(matrix: sp.spmatrix, positive_only: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted, de-duplicated CSR ``(indptr, indices)`` of a matrix's stored entries.
-
-    With ``positive_only`` only entries with value > 0 are kept (the training positives).
-    """
-    coo = matrix.tocoo()
-    keep = coo.data > 0 if positive_only else np.ones(coo.nnz, dtype=bool)
-    lookup = sp.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=FLOAT), (coo.row[keep], coo.col[keep])),
-        shape=coo.shape,
-    )
-    lookup.sum_duplicates()  # also sorts indices
-    return (np.ascontiguousarray(lookup.indptr, dtype=INDEX),
-            np.ascontiguousarray(lookup.indices, dtype=INDEX))
-
-
 def as_id_array(ids: object, name: str) -> np.ndarray:
     """Convert user or item ids (list, tuple, array, or a scalar) to an int32 array."""
     if isinstance(ids, (bool, np.bool_)):

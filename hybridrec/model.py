@@ -28,10 +28,9 @@ from ._validation import (
     as_features,
     as_id_array,
     as_interactions,
-    as_lookup,
     identity_features,
 )
-from .kernels import losses, scoring, updates
+from .kernels import epoch_inputs, losses, scoring, updates
 
 __all__ = ["LightFM"]
 
@@ -617,8 +616,8 @@ class LightFM(ParamsMixin):
         if self.loss in _config.EXPLICIT_LOSSES:
             return (self.loss == "poisson",)
         positives = data.values > 0
-        lookup = sp.coo_matrix((data.values, (data.user_ids, data.item_ids)), shape=data.shape)
-        positives_indptr, positives_indices = as_lookup(lookup, positive_only=True)
+        positives_indptr, positives_indices = epoch_inputs.positives_lookup(
+            data.shape[0], data.shape[1], data.user_ids, data.item_ids, data.values)
         if self.loss == "bpr":
             negative_pool = np.ascontiguousarray(data.item_ids[positives])
             if self._sampled_bpr():
@@ -666,14 +665,12 @@ class LightFM(ParamsMixin):
     def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
                    item_matrix: FeatureMatrix, extra: tuple, num_threads: int) -> None:
         rng = self.random_state_
-        # Only examples that can produce an update are visited (better thread balance).
-        active = data.weights > 0
-        if self.loss != "logistic" and self.loss not in _config.EXPLICIT_LOSSES:
-            active &= data.values > 0
-        order = np.flatnonzero(active).astype(_config.INDEX)
-        rng.shuffle(order)
-        rng_states = rng.integers(1, 2**63, size=num_threads, dtype=np.uint64)
-        if order.shape[0] == 0:
+        # Only examples that can produce an update are visited, in a random order.
+        positive_only = self.loss != "logistic" and self.loss not in _config.EXPLICIT_LOSSES
+        order = epoch_inputs.shuffled_active(data.weights, data.values, positive_only,
+                                             rng.integers(1, 2**63, dtype=np.uint64))
+        n = order.shape[0]
+        if n == 0:
             return
 
         kernel = {
@@ -693,16 +690,22 @@ class LightFM(ParamsMixin):
         # L2 is applied as a decay of every parameter after each chunk of examples
         # (exactly what per-example weight decay amounts to, without touching every
         # parameter per example). Without L2 the whole epoch is one chunk.
-        n = order.shape[0]
         chunk = n
         if regularised:
             chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
+        # Each chunk is cut into blocks of about TRAIN_BLOCK examples, each with its own
+        # random stream; the threads take blocks from a shared counter. Blocks and
+        # streams depend on the data and the generator only, not on num_threads.
+        blocks = [-(-min(chunk, n - start) // _config.TRAIN_BLOCK)
+                  for start in range(0, n, chunk)]
+        rng_states = rng.integers(1, 2**63, size=sum(blocks), dtype=np.uint64)
         user_arrays = self._side_arrays("user")
         item_arrays = self._side_arrays("item")
-        reg_log_decay = np.zeros((num_threads, 2), dtype=np.float64)
+        reg_log_decay = np.zeros((max(blocks), 2), dtype=np.float64)
         pending = np.zeros(2, dtype=np.float64)  # (user, item) log-decay not yet applied
+        first_block = 0
         with numba_threads(num_threads):
-            for start in range(0, n, chunk):
+            for start, n_blocks in zip(range(0, n, chunk), blocks, strict=True):
                 reg_log_decay[:] = 0.0
                 kernel(data.user_ids, data.item_ids, data.values, data.weights,
                        order[start:start + chunk],
@@ -711,7 +714,9 @@ class LightFM(ParamsMixin):
                        float(self.learning_rate), float(self.rho), float(self.epsilon),
                        self.learning_schedule == "adadelta",
                        float(self.user_alpha), float(self.item_alpha),
-                       rng_states, reg_log_decay, *extra)
+                       rng_states[first_block:first_block + n_blocks],
+                       reg_log_decay[:n_blocks], *extra)
+                first_block += n_blocks
                 if regularised:
                     pending += reg_log_decay.sum(axis=0)
                     last = start + chunk >= n

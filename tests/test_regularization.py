@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hybridrec import LightFM
+from hybridrec.kernels import epoch_inputs
 from tests import naive
 
 
@@ -25,12 +26,13 @@ def test_one_epoch_with_l2_matches_reference():
     model = LightFM(loss="warp", no_components=3, random_state=seed,
                     user_alpha=alpha_user, item_alpha=alpha_item).fit(train, epochs=1)
 
-    # Replay the model's use of its generator: initialisation, then shuffle and seeds.
+    # Replay the model's use of its generator: initialisation, then the shuffle's seed
+    # and the blocks' seeds (30 examples: one block).
     generator = np.random.default_rng(seed)
     generator.random((12, 3), dtype=np.float32)
     generator.random((8, 3), dtype=np.float32)
-    order = np.arange(30, dtype=np.int32)
-    generator.shuffle(order)
+    order = epoch_inputs.shuffled_active(np.ones(30, dtype=np.float32), train.data, True,
+                                         generator.integers(1, 2**63, dtype=np.uint64))
     thread_seed = int(generator.integers(1, 2**63, size=1, dtype=np.uint64)[0])
 
     params = {f"{side}_{suffix}": getattr(start, f"{side}_{suffix}")

@@ -2,10 +2,18 @@
 explicit-feedback losses (regression, Poisson) and Spotlight's sampled losses.
 
 All share one argument layout (documented on ``fit_logistic``) and the same shape:
-``prange`` over ``n_blocks = rng_states.shape[0]`` contiguous blocks of the shuffled
-``order``; each block owns scratch buffers and an RNG stream, and writes model parameters
-without locks (the deliberate Hogwild race). Examples with zero sample weight are skipped
-entirely, so they change neither parameters nor accumulators.
+``order`` is cut into ``n_blocks = rng_states.shape[0]`` contiguous blocks, block ``b``
+covering ``order[b * n // n_blocks:(b + 1) * n // n_blocks]`` with its own RNG stream
+``rng_states[b]``. Workers, each with its own scratch buffers, take the next block from a
+shared atomic counter until none is left, and write model parameters without locks (the
+deliberate Hogwild race). prange runs ``n_blocks`` workers (numba's thread count cannot
+be read in cached code): each thread has one running and the rest find the counter
+exhausted. This is dynamic scheduling: a thread slowed by other processes takes fewer
+blocks instead of holding up the call, as with prange's static split. What a block
+computes depends only on its index and the parameters it reads, so one thread (blocks
+in index order) is bit-for-bit reproducible, and the random streams do not depend on
+the thread count. Examples with zero sample weight are skipped entirely, so they change
+neither parameters nor accumulators.
 
 L2 regularisation is not applied here: each example adds ``log(1 + alpha * lr_avg)`` for
 the user and item side to ``reg_log_decay[block]`` (``lr_avg`` being the mean learning
@@ -17,6 +25,7 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
+from ._atomic import fetch_add
 from ._rng import draw_below
 from .representation import (
     compute_representation,
@@ -43,17 +52,28 @@ def _sigmoid(x):
 
 
 @jit.serial
-def _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
-                  lr_lanes):
-    """Add one example's L2 log-decay; ``lr_sum`` holds the bias rates, ``lr_lanes`` the
-    embedding rates of the example's steps (reduced and reset here)."""
+def _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha, lr_lanes):
+    """Add one example's L2 log-decay to the worker's ``decay`` (float64[2]); ``lr_sum``
+    holds the bias rates, ``lr_lanes`` the embedding rates of the example's steps (reduced
+    and reset here)."""
     if n_features > 0 and (user_alpha > 0.0 or item_alpha > 0.0):
         for c in range(lr_lanes.shape[0]):
             lr_sum += lr_lanes[c]
             lr_lanes[c] = 0.0
         lr_avg = lr_sum / ((d + 1) * n_features)
-        reg_log_decay[block, 0] += np.log1p(user_alpha * lr_avg)
-        reg_log_decay[block, 1] += np.log1p(item_alpha * lr_avg)
+        decay[0] += np.log1p(user_alpha * lr_avg)
+        decay[1] += np.log1p(item_alpha * lr_avg)
+
+
+@jit.serial
+def _flush_decay(reg_log_decay, block, decay):
+    """Move a finished block's log-decay into its row of ``reg_log_decay``. It is kept in
+    a worker-local array during the block: adjacent rows share a cache line, and blocks
+    next to each other run at the same time on different threads."""
+    reg_log_decay[block, 0] += decay[0]
+    reg_log_decay[block, 1] += decay[1]
+    decay[0] = 0.0
+    decay[1] = 0.0
 
 
 @jit.inline
@@ -140,8 +160,9 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     user_alpha, item_alpha : float
         L2 strengths; only used to accumulate ``reg_log_decay``.
     rng_states : uint64[n_blocks]
-        One RNG state per block; its length sets the number of blocks (unused by this loss
-        but kept for a uniform layout).
+        One RNG state per block; its length sets the number of blocks, the unit of work
+        taken by the threads (the states are unused by this loss). Every other kernel
+        writes each block's final state back.
     reg_log_decay : float64[n_blocks, 2]
         Accumulates (user, item) log-decay per block.
     """
@@ -150,55 +171,61 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     n_blocks = rng_states.shape[0]
     # Identity features and adagrad: one fused pass over the rows (the common case).
     fused = user_indptr is None and item_indptr is None and not adadelta
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         item_repr = np.empty(d, dtype=np.float32)
-        stop = ((block + 1) * n) // n_blocks
-        for k in range((block * n) // n_blocks, stop):
-            if k + _AHEAD_IDS < stop:
-                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if k + _AHEAD < stop:
-                ahead = order[k + _AHEAD]
-                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                  user_embeddings, user_embedding_accum, user_biases,
-                                  user_bias_accum, item_embeddings, item_embedding_accum,
-                                  item_biases, item_bias_accum)
-            i = order[k]
-            weight = weights[i]
-            if weight == 0.0:
-                continue
-            user = user_ids[i]
-            item = item_ids[i]
-            user_bias = compute_representation(user_indptr, user_indices, user_data,
-                                               user, user_embeddings,
-                                               user_biases, user_repr)
-            item_bias = compute_representation(item_indptr, item_indices, item_data,
-                                               item, item_embeddings,
-                                               item_biases, item_repr)
-            score = dot(user_repr, item_repr) + user_bias + item_bias
-            label = 1.0 if values[i] > 0.0 else 0.0
-            g = weight * (_sigmoid(score) - label)
-            if fused:
-                lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
-                                           user_embedding_accum, user_biases, user_bias_accum,
-                                           item_embeddings, item_embedding_accum, item_biases,
-                                           item_bias_accum, learning_rate, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_bias, 2, d, user_alpha, item_alpha,
-                              lr_lanes)
-                continue
-            lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
-                                   user_repr, g, g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                                   item_repr, g, g, user_embeddings, user_embedding_accum,
-                                   user_embedding_momentum, user_biases, user_bias_accum,
-                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            _record_decay(reg_log_decay, block, lr_i + lr_u, n_i + n_u, d,
-                          user_alpha, item_alpha, lr_lanes)
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            stop = ((block + 1) * n) // n_blocks
+            for k in range((block * n) // n_blocks, stop):
+                if k + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if k + _AHEAD < stop:
+                    ahead = order[k + _AHEAD]
+                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                      user_embeddings, user_embedding_accum, user_biases,
+                                      user_bias_accum, item_embeddings, item_embedding_accum,
+                                      item_biases, item_bias_accum)
+                i = order[k]
+                weight = weights[i]
+                if weight == 0.0:
+                    continue
+                user = user_ids[i]
+                item = item_ids[i]
+                user_bias = compute_representation(user_indptr, user_indices, user_data,
+                                                   user, user_embeddings,
+                                                   user_biases, user_repr)
+                item_bias = compute_representation(item_indptr, item_indices, item_data,
+                                                   item, item_embeddings,
+                                                   item_biases, item_repr)
+                score = dot(user_repr, item_repr) + user_bias + item_bias
+                label = 1.0 if values[i] > 0.0 else 0.0
+                g = weight * (_sigmoid(score) - label)
+                if fused:
+                    lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
+                                               user_embedding_accum, user_biases, user_bias_accum,
+                                               item_embeddings, item_embedding_accum, item_biases,
+                                               item_bias_accum, learning_rate, lr_lanes)
+                    _record_decay(decay, lr_bias, 2, d, user_alpha, item_alpha,
+                                  lr_lanes)
+                    continue
+                lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
+                                       user_repr, g, g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                       item_repr, g, g, user_embeddings, user_embedding_accum,
+                                       user_embedding_momentum, user_biases, user_bias_accum,
+                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                _record_decay(decay, lr_i + lr_u, n_i + n_u, d,
+                              user_alpha, item_alpha, lr_lanes)
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
 
 
 @jit.parallel
@@ -230,92 +257,98 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
     # Identity features and adagrad: one fused pass over the rows (the common case).
     fused = user_indptr is None and item_indptr is None and not adadelta
     pool_size = negative_pool.shape[0]
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
-        state = rng_states[block]
-        stop = ((block + 1) * n) // n_blocks
-        for k in range((block * n) // n_blocks, stop):
-            if k + _AHEAD_IDS < stop:
-                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if k + _AHEAD < stop:
-                ahead = order[k + _AHEAD]
-                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                  user_embeddings, user_embedding_accum, user_biases,
-                                  user_bias_accum, item_embeddings, item_embedding_accum,
-                                  item_biases, item_bias_accum)
-            i = order[k]
-            weight = weights[i]
-            if weight == 0.0 or not values[i] > 0.0:
-                continue
-            user = user_ids[i]
-            positive = item_ids[i]
-            row_start = positives_indptr[user]
-            row_stop = positives_indptr[user + 1]
-            negative = positive
-            for _ in range(max_redraws):
-                state, r = draw_below(state, pool_size)
-                negative = negative_pool[r]
-                if not contains_sorted(positives_indices, row_start, row_stop, negative):
-                    break
-            # Peek at the stream (a copy of the state: the draws themselves are unchanged):
-            # the next draw is usually the next example's negative, so start loading its
-            # rows, and the pool entry of the draw after it (both are random accesses).
-            peek, r = draw_below(state, pool_size)
-            _prefetch_item(negative_pool[r], item_indptr, item_embeddings,
-                           item_embedding_accum, item_biases, item_bias_accum)
-            peek, r = draw_below(peek, pool_size)
-            prefetch_read_1d(negative_pool, r)
-            compute_representation(user_indptr, user_indices, user_data, user,
-                                   user_embeddings, user_biases, user_repr)
-            positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
-                                         positive, item_embeddings, item_biases,
-                                         positive_repr)
-            negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
-                                         negative, item_embeddings, item_biases,
-                                         negative_repr)
-            difference_score = positive_score - negative_score
-            g = weight * (1.0 - _sigmoid(difference_score))
-            # LightFM's warp_update: push positive up and negative down for user (g >= 0
-            # weighs the violated pair; all gradients use the pre-step representations;
-            # the user bias gets +g as in LightFM, it cancels in every comparison).
-            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
-            # more in argument passing than the update itself.
-            if fused:
-                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
-                                                    user_embeddings,
-                                          user_embedding_accum, user_biases,
-                                          user_bias_accum, item_embeddings,
-                                          item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            state = rng_states[block]
+            stop = ((block + 1) * n) // n_blocks
+            for k in range((block * n) // n_blocks, stop):
+                if k + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if k + _AHEAD < stop:
+                    ahead = order[k + _AHEAD]
+                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                      user_embeddings, user_embedding_accum, user_biases,
+                                      user_bias_accum, item_embeddings, item_embedding_accum,
+                                      item_biases, item_bias_accum)
+                i = order[k]
+                weight = weights[i]
+                if weight == 0.0 or not values[i] > 0.0:
+                    continue
+                user = user_ids[i]
+                positive = item_ids[i]
+                row_start = positives_indptr[user]
+                row_stop = positives_indptr[user + 1]
+                negative = positive
+                for _ in range(max_redraws):
+                    state, r = draw_below(state, pool_size)
+                    negative = negative_pool[r]
+                    if not contains_sorted(positives_indices, row_start, row_stop, negative):
+                        break
+                # Peek at the stream (a copy of the state: the draws themselves are unchanged):
+                # the next draw is usually the next example's negative, so start loading its
+                # rows, and the pool entry of the draw after it (both are random accesses).
+                peek, r = draw_below(state, pool_size)
+                _prefetch_item(negative_pool[r], item_indptr, item_embeddings,
+                               item_embedding_accum, item_biases, item_bias_accum)
+                peek, r = draw_below(peek, pool_size)
+                prefetch_read_1d(negative_pool, r)
+                compute_representation(user_indptr, user_indices, user_data, user,
+                                       user_embeddings, user_biases, user_repr)
+                positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                             positive, item_embeddings, item_biases,
+                                             positive_repr)
+                negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                             negative, item_embeddings, item_biases,
+                                             negative_repr)
+                difference_score = positive_score - negative_score
+                g = weight * (1.0 - _sigmoid(difference_score))
+                # LightFM's warp_update: push positive up and negative down for user (g >= 0
+                # weighs the violated pair; all gradients use the pre-step representations;
+                # the user bias gets +g as in LightFM, it cancels in every comparison).
+                # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+                # more in argument passing than the update itself.
+                if fused:
+                    lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                        user_embeddings,
+                                              user_embedding_accum, user_biases,
+                                              user_bias_accum, item_embeddings,
+                                              item_embedding_accum, item_biases,
+                                              item_bias_accum, learning_rate, lr_lanes)
+                    _record_decay(decay, lr_bias, 3, d, user_alpha, item_alpha,
+                                  lr_lanes)
+                    continue
+                _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                                 negative_repr, difference)
+                lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                       user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                       user_repr, g, g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                       difference, g, g, user_embeddings, user_embedding_accum,
+                                       user_embedding_momentum, user_biases, user_bias_accum,
+                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_sum = lr_p + lr_n + lr_u
+                n_features = n_p + n_n + n_u
+                _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
                               lr_lanes)
-                continue
-            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
-                             negative_repr, difference)
-            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
-                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
-                                   user_repr, g, g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                                   difference, g, g, user_embeddings, user_embedding_accum,
-                                   user_embedding_momentum, user_biases, user_bias_accum,
-                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_sum = lr_p + lr_n + lr_u
-            n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
-                          lr_lanes)
-        rng_states[block] = state
+            rng_states[block] = state
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
 
 
 @jit.inline
@@ -448,93 +481,99 @@ def fit_warp(user_ids, item_ids, values, weights, order,
     n_blocks = rng_states.shape[0]
     # Identity features and adagrad: one fused pass over the rows (the common case).
     fused = user_indptr is None and item_indptr is None and not adadelta
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
-        state = rng_states[block]
-        stop = ((block + 1) * n) // n_blocks
-        for k in range((block * n) // n_blocks, stop):
-            if k + _AHEAD_IDS < stop:
-                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if k + _AHEAD < stop:
-                ahead = order[k + _AHEAD]
-                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                  user_embeddings, user_embedding_accum, user_biases,
-                                  user_bias_accum, item_embeddings, item_embedding_accum,
-                                  item_biases, item_bias_accum)
-            i = order[k]
-            weight = weights[i]
-            if weight == 0.0 or not values[i] > 0.0:
-                continue
-            user = user_ids[i]
-            positive = item_ids[i]
-            compute_representation(user_indptr, user_indices, user_data, user,
-                                   user_embeddings, user_biases, user_repr)
-            positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
-                                         positive, item_embeddings, item_biases,
-                                         positive_repr)
-            if negatives_indptr is None:  # compile-time: LightFM's WARP
-                state, negative, sampled = _warp_search(
-                    state, user, positive, positive_score, user_repr, negative_repr,
-                    item_indptr, item_indices, item_data,
-                    item_embeddings, item_biases, positives_indices,
-                    positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
-            else:
-                known_start = negatives_indptr[user]
-                state, negative, sampled = _warp_search_mixing(
-                    state, positive_score, user_repr, negative_repr,
-                    item_indptr, item_indices, item_data,
-                    item_embeddings, item_biases, positives_indices,
-                    positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled,
-                    negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
-                    negative_mixing)
-            if negative < 0:
-                continue
-            # The search read the violator's embedding row; its accumulators (about to be
-            # written) are still a cache miss: start it before the positive's step.
-            _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
-                           item_biases, item_bias_accum)
-            g = _warp_loss(n_items, sampled, weight, max_loss)
-            # LightFM's warp_update: push positive up and negative down for user (g >= 0
-            # weighs the violated pair; all gradients use the pre-step representations;
-            # the user bias gets +g as in LightFM, it cancels in every comparison).
-            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
-            # more in argument passing than the update itself.
-            if fused:
-                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
-                                                    user_embeddings,
-                                          user_embedding_accum, user_biases,
-                                          user_bias_accum, item_embeddings,
-                                          item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            state = rng_states[block]
+            stop = ((block + 1) * n) // n_blocks
+            for k in range((block * n) // n_blocks, stop):
+                if k + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if k + _AHEAD < stop:
+                    ahead = order[k + _AHEAD]
+                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                      user_embeddings, user_embedding_accum, user_biases,
+                                      user_bias_accum, item_embeddings, item_embedding_accum,
+                                      item_biases, item_bias_accum)
+                i = order[k]
+                weight = weights[i]
+                if weight == 0.0 or not values[i] > 0.0:
+                    continue
+                user = user_ids[i]
+                positive = item_ids[i]
+                compute_representation(user_indptr, user_indices, user_data, user,
+                                       user_embeddings, user_biases, user_repr)
+                positive_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                             positive, item_embeddings, item_biases,
+                                             positive_repr)
+                if negatives_indptr is None:  # compile-time: LightFM's WARP
+                    state, negative, sampled = _warp_search(
+                        state, user, positive, positive_score, user_repr, negative_repr,
+                        item_indptr, item_indices, item_data,
+                        item_embeddings, item_biases, positives_indices,
+                        positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
+                else:
+                    known_start = negatives_indptr[user]
+                    state, negative, sampled = _warp_search_mixing(
+                        state, positive_score, user_repr, negative_repr,
+                        item_indptr, item_indices, item_data,
+                        item_embeddings, item_biases, positives_indices,
+                        positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled,
+                        negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
+                        negative_mixing)
+                if negative < 0:
+                    continue
+                # The search read the violator's embedding row; its accumulators (about to be
+                # written) are still a cache miss: start it before the positive's step.
+                _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
+                               item_biases, item_bias_accum)
+                g = _warp_loss(n_items, sampled, weight, max_loss)
+                # LightFM's warp_update: push positive up and negative down for user (g >= 0
+                # weighs the violated pair; all gradients use the pre-step representations;
+                # the user bias gets +g as in LightFM, it cancels in every comparison).
+                # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+                # more in argument passing than the update itself.
+                if fused:
+                    lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                        user_embeddings,
+                                              user_embedding_accum, user_biases,
+                                              user_bias_accum, item_embeddings,
+                                              item_embedding_accum, item_biases,
+                                              item_bias_accum, learning_rate, lr_lanes)
+                    _record_decay(decay, lr_bias, 3, d, user_alpha, item_alpha,
+                                  lr_lanes)
+                    continue
+                _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                                 negative_repr, difference)
+                lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                       user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                       user_repr, g, g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                       difference, g, g, user_embeddings, user_embedding_accum,
+                                       user_embedding_momentum, user_biases, user_bias_accum,
+                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_sum = lr_p + lr_n + lr_u
+                n_features = n_p + n_n + n_u
+                _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
                               lr_lanes)
-                continue
-            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
-                             negative_repr, difference)
-            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
-                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
-                                   user_repr, g, g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                                   difference, g, g, user_embeddings, user_embedding_accum,
-                                   user_embedding_momentum, user_biases, user_bias_accum,
-                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_sum = lr_p + lr_n + lr_u
-            n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
-                          lr_lanes)
-        rng_states[block] = state
+            rng_states[block] = state
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
 
 
 @jit.parallel
@@ -562,7 +601,8 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
     n_blocks = rng_states.shape[0]
     # Identity features and adagrad: one fused pass over the rows (the common case).
     fused = user_indptr is None and item_indptr is None and not adadelta
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
@@ -571,117 +611,122 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
         drawn_items = np.empty(n, dtype=np.int32)
         drawn_scores = np.empty(n, dtype=np.float64)
         drawn_raw = np.empty(n, dtype=np.int32)
-        state = rng_states[block]
-        stop = ((block + 1) * n_examples) // n_blocks
-        for j in range((block * n_examples) // n_blocks, stop):
-            if j + _AHEAD_IDS < stop:
-                _prefetch_ids(order[j + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if j + _AHEAD < stop:
-                # The positive is not known ahead (it is drawn), but the user and the
-                # start of their positives list are.
-                ahead = user_ids[order[j + _AHEAD]]
-                prefetch_row(user_indptr, ahead, user_embeddings, user_biases, True)
-                prefetch_row(user_indptr, ahead, user_embedding_accum, user_bias_accum, True)
-                prefetch_read_1d(positives_indices, positives_indptr[ahead])
-            i = order[j]
-            weight = weights[i]
-            if weight == 0.0 or not values[i] > 0.0:
-                continue
-            user = user_ids[i]
-            row_start = positives_indptr[user]
-            row_stop = positives_indptr[user + 1]
-            n_positives = row_stop - row_start
-            if n_positives == 0:
-                continue
-            compute_representation(user_indptr, user_indices, user_data, user,
-                                   user_embeddings, user_biases, user_repr)
-            n_drawn = min(n, n_positives)
-            # Draw with replacement (all draws first, so that their rows, random cache
-            # misses, load in parallel), then keep the draws sorted by descending score.
-            for m in range(n_drawn):
-                state, r = draw_below(state, n_positives)
-                item = positives_indices[row_start + r]
-                drawn_raw[m] = item
-                prefetch_row(item_indptr, item, item_embeddings, item_biases, False)
-            for m in range(n_drawn):
-                item = drawn_raw[m]
-                score = _item_score(user_repr, item_indptr, item_indices, item_data, item,
-                                    item_embeddings, item_biases, positive_repr)
-                slot = m
-                while slot > 0 and drawn_scores[slot - 1] < score:
-                    drawn_scores[slot] = drawn_scores[slot - 1]
-                    drawn_items[slot] = drawn_items[slot - 1]
-                    slot -= 1
-                drawn_scores[slot] = score
-                drawn_items[slot] = item
-            chosen = min(k, n_drawn) - 1
-            positive = drawn_items[chosen]
-            positive_score = drawn_scores[chosen]
-            # Its accumulators will be written after the search: start loading them now.
-            _prefetch_item(positive, item_indptr, item_embeddings, item_embedding_accum,
-                           item_biases, item_bias_accum)
-            if item_indptr is not None:  # identity rows are read in place instead
-                compute_representation(item_indptr, item_indices, item_data,
-                                       positive, item_embeddings, item_biases, positive_repr)
-            if negatives_indptr is None:  # compile-time: plain WARP-kOS
-                state, negative, sampled = _warp_search(
-                    state, user, positive, positive_score, user_repr, negative_repr,
-                    item_indptr, item_indices, item_data,
-                    item_embeddings, item_biases, positives_indices,
-                    row_start, row_stop, n_items, max_sampled)
-            else:
-                known_start = negatives_indptr[user]
-                state, negative, sampled = _warp_search_mixing(
-                    state, positive_score, user_repr, negative_repr,
-                    item_indptr, item_indices, item_data,
-                    item_embeddings, item_biases, positives_indices,
-                    row_start, row_stop, n_items, max_sampled,
-                    negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
-                    negative_mixing)
-            if negative < 0:
-                continue
-            # The search read the violator's embedding row; its accumulators (about to be
-            # written) are still a cache miss: start it before the positive's step.
-            _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
-                           item_biases, item_bias_accum)
-            g = _warp_loss(n_items, sampled, weight, max_loss)
-            # LightFM's warp_update: push positive up and negative down for user (g >= 0
-            # weighs the violated pair; all gradients use the pre-step representations;
-            # the user bias gets +g as in LightFM, it cancels in every comparison).
-            # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
-            # more in argument passing than the update itself.
-            if fused:
-                lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
-                                                    user_embeddings,
-                                          user_embedding_accum, user_biases,
-                                          user_bias_accum, item_embeddings,
-                                          item_embedding_accum, item_biases,
-                                          item_bias_accum, learning_rate, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_bias, 3, d, user_alpha, item_alpha,
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            state = rng_states[block]
+            stop = ((block + 1) * n_examples) // n_blocks
+            for j in range((block * n_examples) // n_blocks, stop):
+                if j + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[j + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if j + _AHEAD < stop:
+                    # The positive is not known ahead (it is drawn), but the user and the
+                    # start of their positives list are.
+                    ahead = user_ids[order[j + _AHEAD]]
+                    prefetch_row(user_indptr, ahead, user_embeddings, user_biases, True)
+                    prefetch_row(user_indptr, ahead, user_embedding_accum, user_bias_accum, True)
+                    prefetch_read_1d(positives_indices, positives_indptr[ahead])
+                i = order[j]
+                weight = weights[i]
+                if weight == 0.0 or not values[i] > 0.0:
+                    continue
+                user = user_ids[i]
+                row_start = positives_indptr[user]
+                row_stop = positives_indptr[user + 1]
+                n_positives = row_stop - row_start
+                if n_positives == 0:
+                    continue
+                compute_representation(user_indptr, user_indices, user_data, user,
+                                       user_embeddings, user_biases, user_repr)
+                n_drawn = min(n, n_positives)
+                # Draw with replacement (all draws first, so that their rows, random cache
+                # misses, load in parallel), then keep the draws sorted by descending score.
+                for m in range(n_drawn):
+                    state, r = draw_below(state, n_positives)
+                    item = positives_indices[row_start + r]
+                    drawn_raw[m] = item
+                    prefetch_row(item_indptr, item, item_embeddings, item_biases, False)
+                for m in range(n_drawn):
+                    item = drawn_raw[m]
+                    score = _item_score(user_repr, item_indptr, item_indices, item_data, item,
+                                        item_embeddings, item_biases, positive_repr)
+                    slot = m
+                    while slot > 0 and drawn_scores[slot - 1] < score:
+                        drawn_scores[slot] = drawn_scores[slot - 1]
+                        drawn_items[slot] = drawn_items[slot - 1]
+                        slot -= 1
+                    drawn_scores[slot] = score
+                    drawn_items[slot] = item
+                chosen = min(k, n_drawn) - 1
+                positive = drawn_items[chosen]
+                positive_score = drawn_scores[chosen]
+                # Its accumulators will be written after the search: start loading them now.
+                _prefetch_item(positive, item_indptr, item_embeddings, item_embedding_accum,
+                               item_biases, item_bias_accum)
+                if item_indptr is not None:  # identity rows are read in place instead
+                    compute_representation(item_indptr, item_indices, item_data,
+                                           positive, item_embeddings, item_biases, positive_repr)
+                if negatives_indptr is None:  # compile-time: plain WARP-kOS
+                    state, negative, sampled = _warp_search(
+                        state, user, positive, positive_score, user_repr, negative_repr,
+                        item_indptr, item_indices, item_data,
+                        item_embeddings, item_biases, positives_indices,
+                        row_start, row_stop, n_items, max_sampled)
+                else:
+                    known_start = negatives_indptr[user]
+                    state, negative, sampled = _warp_search_mixing(
+                        state, positive_score, user_repr, negative_repr,
+                        item_indptr, item_indices, item_data,
+                        item_embeddings, item_biases, positives_indices,
+                        row_start, row_stop, n_items, max_sampled,
+                        negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
+                        negative_mixing)
+                if negative < 0:
+                    continue
+                # The search read the violator's embedding row; its accumulators (about to be
+                # written) are still a cache miss: start it before the positive's step.
+                _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
+                               item_biases, item_bias_accum)
+                g = _warp_loss(n_items, sampled, weight, max_loss)
+                # LightFM's warp_update: push positive up and negative down for user (g >= 0
+                # weighs the violated pair; all gradients use the pre-step representations;
+                # the user bias gets +g as in LightFM, it cancels in every comparison).
+                # Written out in each kernel: an out-of-line helper taking ~30 arrays costs
+                # more in argument passing than the update itself.
+                if fused:
+                    lr_bias = adagrad_pairwise_identity(user, positive, negative, g,
+                                                        user_embeddings,
+                                              user_embedding_accum, user_biases,
+                                              user_bias_accum, item_embeddings,
+                                              item_embedding_accum, item_biases,
+                                              item_bias_accum, learning_rate, lr_lanes)
+                    _record_decay(decay, lr_bias, 3, d, user_alpha, item_alpha,
+                                  lr_lanes)
+                    continue
+                _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
+                                 negative_repr, difference)
+                lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
+                                       user_repr, -g, -g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
+                                       user_repr, g, g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                       difference, g, g, user_embeddings, user_embedding_accum,
+                                       user_embedding_momentum, user_biases, user_bias_accum,
+                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_sum = lr_p + lr_n + lr_u
+                n_features = n_p + n_n + n_u
+                _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
                               lr_lanes)
-                continue
-            _pair_difference(item_indptr, item_embeddings, positive, negative, positive_repr,
-                             negative_repr, difference)
-            lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
-                                   user_repr, -g, -g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
-                                   user_repr, g, g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                                   difference, g, g, user_embeddings, user_embedding_accum,
-                                   user_embedding_momentum, user_biases, user_bias_accum,
-                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_sum = lr_p + lr_n + lr_u
-            n_features = n_p + n_n + n_u
-            _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha, item_alpha,
-                          lr_lanes)
-        rng_states[block] = state
+            rng_states[block] = state
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
 
 
 @jit.parallel
@@ -707,57 +752,63 @@ def fit_explicit(user_ids, item_ids, values, weights, order,
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
     fused = user_indptr is None and item_indptr is None and not adadelta
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         item_repr = np.empty(d, dtype=np.float32)
-        stop = ((block + 1) * n) // n_blocks
-        for k in range((block * n) // n_blocks, stop):
-            if k + _AHEAD_IDS < stop:
-                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if k + _AHEAD < stop:
-                ahead = order[k + _AHEAD]
-                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                  user_embeddings, user_embedding_accum, user_biases,
-                                  user_bias_accum, item_embeddings, item_embedding_accum,
-                                  item_biases, item_bias_accum)
-            i = order[k]
-            weight = weights[i]
-            if weight == 0.0:
-                continue
-            user = user_ids[i]
-            item = item_ids[i]
-            user_bias = compute_representation(user_indptr, user_indices, user_data,
-                                               user, user_embeddings,
-                                               user_biases, user_repr)
-            item_bias = compute_representation(item_indptr, item_indices, item_data,
-                                               item, item_embeddings,
-                                               item_biases, item_repr)
-            score = dot(user_repr, item_repr) + user_bias + item_bias
-            if poisson:
-                g = weight * (np.exp(score) - values[i])
-            else:
-                g = weight * (score - values[i])
-            if fused:
-                lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
-                                           user_embedding_accum, user_biases, user_bias_accum,
-                                           item_embeddings, item_embedding_accum, item_biases,
-                                           item_bias_accum, learning_rate, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_bias, 2, d, user_alpha, item_alpha,
-                              lr_lanes)
-                continue
-            lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
-                                   user_repr, g, g, item_embeddings, item_embedding_accum,
-                                   item_embedding_momentum, item_biases, item_bias_accum,
-                                   item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
-                                   item_repr, g, g, user_embeddings, user_embedding_accum,
-                                   user_embedding_momentum, user_biases, user_bias_accum,
-                                   user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                   lr_lanes)
-            _record_decay(reg_log_decay, block, lr_i + lr_u, n_i + n_u, d,
-                          user_alpha, item_alpha, lr_lanes)
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            stop = ((block + 1) * n) // n_blocks
+            for k in range((block * n) // n_blocks, stop):
+                if k + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if k + _AHEAD < stop:
+                    ahead = order[k + _AHEAD]
+                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                      user_embeddings, user_embedding_accum, user_biases,
+                                      user_bias_accum, item_embeddings, item_embedding_accum,
+                                      item_biases, item_bias_accum)
+                i = order[k]
+                weight = weights[i]
+                if weight == 0.0:
+                    continue
+                user = user_ids[i]
+                item = item_ids[i]
+                user_bias = compute_representation(user_indptr, user_indices, user_data,
+                                                   user, user_embeddings,
+                                                   user_biases, user_repr)
+                item_bias = compute_representation(item_indptr, item_indices, item_data,
+                                                   item, item_embeddings,
+                                                   item_biases, item_repr)
+                score = dot(user_repr, item_repr) + user_bias + item_bias
+                if poisson:
+                    g = weight * (np.exp(score) - values[i])
+                else:
+                    g = weight * (score - values[i])
+                if fused:
+                    lr_bias = adagrad_pointwise_identity(user, item, g, user_embeddings,
+                                               user_embedding_accum, user_biases, user_bias_accum,
+                                               item_embeddings, item_embedding_accum, item_biases,
+                                               item_bias_accum, learning_rate, lr_lanes)
+                    _record_decay(decay, lr_bias, 2, d, user_alpha, item_alpha,
+                                  lr_lanes)
+                    continue
+                lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
+                                       user_repr, g, g, item_embeddings, item_embedding_accum,
+                                       item_embedding_momentum, item_biases, item_bias_accum,
+                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
+                                       item_repr, g, g, user_embeddings, user_embedding_accum,
+                                       user_embedding_momentum, user_biases, user_bias_accum,
+                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
+                                       lr_lanes)
+                _record_decay(decay, lr_i + lr_u, n_i + n_u, d,
+                              user_alpha, item_alpha, lr_lanes)
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
 
 
 @jit.serial
@@ -865,140 +916,146 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
     n_blocks = rng_states.shape[0]
     pool_size = negative_pool.shape[0]
     share = 1.0 / n_negatives
-    for block in prange(n_blocks):
+    next_task = np.zeros(1, dtype=np.int64)
+    for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
         lr_lanes = np.zeros(d, dtype=np.float32)
         positive_repr = np.empty(d, dtype=np.float32)
         negative_repr = np.empty(d, dtype=np.float32)
         difference = np.empty(d, dtype=np.float32)
         drawn = np.empty(n_negatives, dtype=np.int32)
-        state = rng_states[block]
-        stop = ((block + 1) * n) // n_blocks
-        for k in range((block * n) // n_blocks, stop):
-            if k + _AHEAD_IDS < stop:
-                _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-            if k + _AHEAD < stop:
-                ahead = order[k + _AHEAD]
-                _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                  user_embeddings, user_embedding_accum, user_biases,
-                                  user_bias_accum, item_embeddings, item_embedding_accum,
-                                  item_biases, item_bias_accum)
-            i = order[k]
-            weight = weights[i]
-            if weight == 0.0 or not values[i] > 0.0:
-                continue
-            user = user_ids[i]
-            positive = item_ids[i]
-            row_start = positives_indptr[user]
-            row_stop = positives_indptr[user + 1]
-            known_start = negatives_indptr[user]
-            n_known = negatives_indptr[user + 1] - known_start
-            for m in range(n_negatives):
-                if negative_mixing > 0.0 and n_known > 0:
-                    state, r = draw_below(state, 16777216)
-                    if r < negative_mixing * 16777216.0:
-                        state, r = draw_below(state, n_known)
-                        negative = negatives_indices[known_start + r]
-                        drawn[m] = negative
-                        prefetch_row(item_indptr, negative, item_embeddings, item_biases,
-                                     False)
-                        continue
-                negative = positive
-                for _ in range(max_redraws):
-                    state, r = draw_below(state, pool_size)
-                    negative = negative_pool[r]
-                    if not contains_sorted(positives_indices, row_start, row_stop,
-                                           negative):
-                        break
-                drawn[m] = negative
-                prefetch_row(item_indptr, negative, item_embeddings, item_biases, False)
-            if mode == SAMPLED_POINTWISE:
-                user_bias = compute_representation(user_indptr, user_indices, user_data,
-                                                   user, user_embeddings, user_biases,
-                                                   user_repr)
-                item_bias = compute_representation(item_indptr, item_indices, item_data,
-                                                   positive, item_embeddings, item_biases,
-                                                   positive_repr)
-                score = dot(user_repr, positive_repr) + user_bias + item_bias
-                g = weight * (_sigmoid(score) - 1.0)
-                lr_sum, n_features = _sampled_pointwise_step(
-                    user, positive, g, user_indptr, user_indices, user_data,
-                    item_indptr, item_indices, item_data,
-                    user_embeddings, user_embedding_accum, user_embedding_momentum,
-                    user_biases, user_bias_accum, user_bias_momentum,
-                    item_embeddings, item_embedding_accum, item_embedding_momentum,
-                    item_biases, item_bias_accum, item_bias_momentum,
-                    learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
-                    lr_lanes)
-                _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
-                              item_alpha, lr_lanes)
+        decay = np.zeros(2, dtype=np.float64)
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            state = rng_states[block]
+            stop = ((block + 1) * n) // n_blocks
+            for k in range((block * n) // n_blocks, stop):
+                if k + _AHEAD_IDS < stop:
+                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+                if k + _AHEAD < stop:
+                    ahead = order[k + _AHEAD]
+                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
+                                      user_embeddings, user_embedding_accum, user_biases,
+                                      user_bias_accum, item_embeddings, item_embedding_accum,
+                                      item_biases, item_bias_accum)
+                i = order[k]
+                weight = weights[i]
+                if weight == 0.0 or not values[i] > 0.0:
+                    continue
+                user = user_ids[i]
+                positive = item_ids[i]
+                row_start = positives_indptr[user]
+                row_stop = positives_indptr[user + 1]
+                known_start = negatives_indptr[user]
+                n_known = negatives_indptr[user + 1] - known_start
                 for m in range(n_negatives):
-                    negative = drawn[m]
-                    user_bias = compute_representation(user_indptr, user_indices,
-                                                       user_data, user, user_embeddings,
-                                                       user_biases, user_repr)
-                    item_bias = compute_representation(item_indptr, item_indices,
-                                                       item_data, negative, item_embeddings,
-                                                       item_biases, negative_repr)
-                    score = dot(user_repr, negative_repr) + user_bias + item_bias
-                    g = weight * share * _sigmoid(score)
+                    if negative_mixing > 0.0 and n_known > 0:
+                        state, r = draw_below(state, 16777216)
+                        if r < negative_mixing * 16777216.0:
+                            state, r = draw_below(state, n_known)
+                            negative = negatives_indices[known_start + r]
+                            drawn[m] = negative
+                            prefetch_row(item_indptr, negative, item_embeddings, item_biases,
+                                         False)
+                            continue
+                    negative = positive
+                    for _ in range(max_redraws):
+                        state, r = draw_below(state, pool_size)
+                        negative = negative_pool[r]
+                        if not contains_sorted(positives_indices, row_start, row_stop,
+                                               negative):
+                            break
+                    drawn[m] = negative
+                    prefetch_row(item_indptr, negative, item_embeddings, item_biases, False)
+                if mode == SAMPLED_POINTWISE:
+                    user_bias = compute_representation(user_indptr, user_indices, user_data,
+                                                       user, user_embeddings, user_biases,
+                                                       user_repr)
+                    item_bias = compute_representation(item_indptr, item_indices, item_data,
+                                                       positive, item_embeddings, item_biases,
+                                                       positive_repr)
+                    score = dot(user_repr, positive_repr) + user_bias + item_bias
+                    g = weight * (_sigmoid(score) - 1.0)
                     lr_sum, n_features = _sampled_pointwise_step(
-                        user, negative, g, user_indptr, user_indices, user_data,
+                        user, positive, g, user_indptr, user_indices, user_data,
                         item_indptr, item_indices, item_data,
                         user_embeddings, user_embedding_accum, user_embedding_momentum,
                         user_biases, user_bias_accum, user_bias_momentum,
                         item_embeddings, item_embedding_accum, item_embedding_momentum,
                         item_biases, item_bias_accum, item_bias_momentum,
-                        learning_rate, rho, epsilon, adadelta, user_repr, negative_repr,
+                        learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
                         lr_lanes)
-                    _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
+                    _record_decay(decay, lr_sum, n_features, d, user_alpha,
                                   item_alpha, lr_lanes)
-                continue
-            if mode == SAMPLED_ADAPTIVE_HINGE:
-                compute_representation(user_indptr, user_indices, user_data, user,
-                                       user_embeddings, user_biases, user_repr)
-                best = drawn[0]
-                best_score = -np.inf
-                for m in range(n_negatives):
-                    score = _item_score(user_repr, item_indptr, item_indices, item_data,
-                                        drawn[m], item_embeddings, item_biases,
-                                        negative_repr)
-                    if score > best_score:
-                        best_score = score
-                        best = drawn[m]
-                drawn[0] = best
-                n_steps = 1
-                scale = 1.0
-            else:
-                n_steps = n_negatives
-                scale = share
-            for m in range(n_steps):
-                negative = drawn[m]
-                compute_representation(user_indptr, user_indices, user_data, user,
-                                       user_embeddings, user_biases, user_repr)
-                positive_bias = compute_representation(
-                    item_indptr, item_indices, item_data, positive, item_embeddings,
-                    item_biases, positive_repr)
-                negative_bias = compute_representation(
-                    item_indptr, item_indices, item_data, negative, item_embeddings,
-                    item_biases, negative_repr)
-                x = (dot(user_repr, positive_repr) + positive_bias
-                     - dot(user_repr, negative_repr) - negative_bias)
-                if mode == SAMPLED_BPR:
-                    g = weight * scale * (1.0 - _sigmoid(x))
+                    for m in range(n_negatives):
+                        negative = drawn[m]
+                        user_bias = compute_representation(user_indptr, user_indices,
+                                                           user_data, user, user_embeddings,
+                                                           user_biases, user_repr)
+                        item_bias = compute_representation(item_indptr, item_indices,
+                                                           item_data, negative, item_embeddings,
+                                                           item_biases, negative_repr)
+                        score = dot(user_repr, negative_repr) + user_bias + item_bias
+                        g = weight * share * _sigmoid(score)
+                        lr_sum, n_features = _sampled_pointwise_step(
+                            user, negative, g, user_indptr, user_indices, user_data,
+                            item_indptr, item_indices, item_data,
+                            user_embeddings, user_embedding_accum, user_embedding_momentum,
+                            user_biases, user_bias_accum, user_bias_momentum,
+                            item_embeddings, item_embedding_accum, item_embedding_momentum,
+                            item_biases, item_bias_accum, item_bias_momentum,
+                            learning_rate, rho, epsilon, adadelta, user_repr, negative_repr,
+                            lr_lanes)
+                        _record_decay(decay, lr_sum, n_features, d, user_alpha,
+                                      item_alpha, lr_lanes)
+                    continue
+                if mode == SAMPLED_ADAPTIVE_HINGE:
+                    compute_representation(user_indptr, user_indices, user_data, user,
+                                           user_embeddings, user_biases, user_repr)
+                    best = drawn[0]
+                    best_score = -np.inf
+                    for m in range(n_negatives):
+                        score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                            drawn[m], item_embeddings, item_biases,
+                                            negative_repr)
+                        if score > best_score:
+                            best_score = score
+                            best = drawn[m]
+                    drawn[0] = best
+                    n_steps = 1
+                    scale = 1.0
                 else:
-                    if x >= 1.0:
-                        continue
-                    g = weight * scale
-                lr_sum, n_features = _sampled_pairwise_step(
-                    user, positive, negative, g, user_indptr, user_indices, user_data,
-                    item_indptr, item_indices, item_data,
-                    user_embeddings, user_embedding_accum, user_embedding_momentum,
-                    user_biases, user_bias_accum, user_bias_momentum,
-                    item_embeddings, item_embedding_accum, item_embedding_momentum,
-                    item_biases, item_bias_accum, item_bias_momentum,
-                    learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
-                    negative_repr, difference, lr_lanes)
-                _record_decay(reg_log_decay, block, lr_sum, n_features, d, user_alpha,
-                              item_alpha, lr_lanes)
-        rng_states[block] = state
+                    n_steps = n_negatives
+                    scale = share
+                for m in range(n_steps):
+                    negative = drawn[m]
+                    compute_representation(user_indptr, user_indices, user_data, user,
+                                           user_embeddings, user_biases, user_repr)
+                    positive_bias = compute_representation(
+                        item_indptr, item_indices, item_data, positive, item_embeddings,
+                        item_biases, positive_repr)
+                    negative_bias = compute_representation(
+                        item_indptr, item_indices, item_data, negative, item_embeddings,
+                        item_biases, negative_repr)
+                    x = (dot(user_repr, positive_repr) + positive_bias
+                         - dot(user_repr, negative_repr) - negative_bias)
+                    if mode == SAMPLED_BPR:
+                        g = weight * scale * (1.0 - _sigmoid(x))
+                    else:
+                        if x >= 1.0:
+                            continue
+                        g = weight * scale
+                    lr_sum, n_features = _sampled_pairwise_step(
+                        user, positive, negative, g, user_indptr, user_indices, user_data,
+                        item_indptr, item_indices, item_data,
+                        user_embeddings, user_embedding_accum, user_embedding_momentum,
+                        user_biases, user_bias_accum, user_bias_momentum,
+                        item_embeddings, item_embedding_accum, item_embedding_momentum,
+                        item_biases, item_bias_accum, item_bias_momentum,
+                        learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
+                        negative_repr, difference, lr_lanes)
+                    _record_decay(decay, lr_sum, n_features, d, user_alpha,
+                                  item_alpha, lr_lanes)
+            rng_states[block] = state
+            _flush_decay(reg_log_decay, block, decay)
+            block = fetch_add(next_task, 1)
