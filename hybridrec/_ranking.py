@@ -149,9 +149,10 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
     (the arithmetic of ``rank_items``), so a user's list and scores depend neither on
     the other users of the call (batching, Dask partitions) nor on ``num_threads``,
     and equal the top-k lists of the metrics path. Memory besides the output is
-    O(num_threads x (tile + users per task x k)). This replaced BLAS score blocks:
-    numba's own threads scale where BLAS's competed with them, and it measured faster
-    single-threaded too (benchmarks/README.md, recommendations).
+    O(num_threads x (tile + users per task x k)). This replaced BLAS score blocks,
+    whose threads fought numba's: with 2 threads it is 1.1-1.8x faster up to 128
+    components, but on one idle core sgemm was faster (up to 1.7x at 100k items, 2.5x at
+    256 components); benchmarks/README.md (recommendations) has the measurements.
 
     Parameters
     ----------
