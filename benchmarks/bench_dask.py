@@ -174,7 +174,9 @@ def main() -> None:
 
         if args.verify:
             if distributed_result is None:
-                distributed_result = pd.read_parquet(scratch / f"recs-{args.repeats - 1}")
+                # dd.read_parquet keeps the partition order (part.10 after part.9).
+                distributed_result = dd.read_parquet(
+                    scratch / f"recs-{args.repeats - 1}").compute()
             got = distributed_result.reset_index(drop=True)
             expected = single.astype({"user": got["user"].dtype})
             pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -166,17 +166,21 @@ def _handle(model: Recommender | DaskRecommender,
     return scatter_recommender(model, client)
 
 
-def _user_keys(state: ScoringSnapshot) -> pd.Series:
-    return pd.Series(state.user_mapper.keys.to_numpy(), name="user")
+def _user_keys(state: ScoringSnapshot, start: int, stop: int) -> pd.Series:
+    return pd.Series(state.user_mapper.keys[start:stop].to_numpy(), name="user")
 
 
 def _user_series(handle: DaskRecommender, users: Any, user_col: Hashable | None,
                  partition_users: int) -> dd.Series:
     """The users to recommend for as a dask Series (all known users when None)."""
     if users is None:
-        keys = handle.client.submit(_user_keys, handle.future).result()
-        n_partitions = max(1, -(-keys.shape[0] // partition_users))
-        return dd.from_pandas(keys, npartitions=n_partitions, sort=False)
+        # Every partition reads its range of keys from the snapshot the workers already
+        # hold: the keys are neither gathered here nor embedded in the graph.
+        starts = range(0, max(handle.n_users, 1), partition_users)
+        parts = [dask.delayed(_user_keys)(handle.state, start, start + partition_users)
+                 for start in starts]
+        meta = pd.Series([], dtype=handle.user_keys_dtype, name="user")
+        return dd.from_delayed(parts, meta=meta, verify_meta=False)
     if isinstance(users, dd.DataFrame):
         column = handle.user_col if user_col is None else user_col
         if column not in users.columns:

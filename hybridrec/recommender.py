@@ -4,7 +4,7 @@ The facade owns the id mappers (``hybridrec.data.IdMapper``), the feature matric
 built from side-feature frames, the interaction matrix and a ``hybridrec.LightFM``.
 Every output is a DataFrame in the caller's key types; nothing loops over DataFrame rows
 in Python and nothing materialises a users x items matrix (``hybridrec._ranking.top_k``
-scores blocks of users).
+scores a few users at a time against tiles of items).
 
 Feature layout
 --------------

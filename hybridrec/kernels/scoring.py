@@ -1,10 +1,10 @@
 """Scores for (user, item) pairs, representation matrices and ranks of test items."""
 
 import numpy as np
-from numba import prange, types
-from numba.extending import intrinsic
+from numba import prange
 
 from . import _jit as jit
+from ._atomic import fetch_add
 from .representation import compute_representation, contains_sorted, dot
 
 
@@ -176,23 +176,6 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
                 a += 1
                 b += 1
     return shared
-
-
-@intrinsic
-def _fetch_add(typingctx, counter, increment):
-    """Atomically ``counter[0] += increment``; returns the value before (a work queue
-    shared by the threads of one parallel region)."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
-            and counter.layout == "C" and isinstance(increment, types.Integer)):
-        return None
-    sig = types.int64(counter, increment)
-
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        value = context.cast(builder, args[1], signature.args[1], types.int64)
-        return builder.atomic_rmw("add", array.data, value, "monotonic")
-
-    return sig, codegen
 
 
 @jit.serial
@@ -428,7 +411,7 @@ def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indi
         seen = np.zeros(max_test, dtype=np.bool_)
         entries = np.empty(max_test, dtype=np.int64)
         counts = np.empty(max_test, dtype=np.int64)
-        task = _fetch_add(next_task, 1)
+        task = fetch_add(next_task, 1)
         while task < n_tasks:
             for quad in range(task * quads_per_task, min((task + 1) * quads_per_task, n_quads)):
                 first = 4 * quad
@@ -442,7 +425,7 @@ def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indi
                               test_indices, train_indptr, train_indices, exact_below, best,
                               sort_threshold, ranks, top_items, top_scores, list_scores,
                               list_items, scores, seen, entries, counts)
-            task = _fetch_add(next_task, 1)
+            task = fetch_add(next_task, 1)
 
 
 @jit.serial
@@ -626,7 +609,7 @@ def top_users(user_vectors, users, items_t, item_biases, exclude_indptr, exclude
         filled = np.zeros(group, dtype=np.int64)
         thresholds = np.empty(group, dtype=np.float32)
         cursor = np.zeros(group, dtype=np.int64)
-        task = _fetch_add(next_task, 1)
+        task = fetch_add(next_task, 1)
         while task < n_tasks:
             first = task * group
             size = min(group, m - first)
@@ -659,4 +642,4 @@ def top_users(user_vectors, users, items_t, item_biases, exclude_indptr, exclude
                     listed = slot < filled[u]
                     top_items[first + u, slot] = list_items[u, slot] if listed else -1
                     top_scores[first + u, slot] = list_scores[u, slot] if listed else -np.inf
-            task = _fetch_add(next_task, 1)
+            task = fetch_add(next_task, 1)
