@@ -22,9 +22,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._ranking import prepare_test_train, rank_items, top_k
-from .data import IdMapper, interactions_from_frame
+from .data import IdMapper
 from .metrics._aggregate import EvaluationParts
-from .metrics.ranking import evaluation_parts
+from .metrics.ranking import evaluation_parts, evaluation_rank_options
 
 _SHOW = 5
 
@@ -140,21 +140,27 @@ def recommend_keys(snapshot: ScoringSnapshot, keys: np.ndarray, k: int, exclude_
                                 snapshot.item_mapper.keys.to_numpy(), k, num_threads)
 
 
-def known_rows(snapshot: ScoringSnapshot, frame: pd.DataFrame) -> np.ndarray:
-    """Mask of the rows of an interactions frame whose user and item are both known."""
-    users = snapshot.user_mapper.transform(frame[snapshot.user_col], unknown="ignore",
-                                           name=f"test[{snapshot.user_col!r}]")
-    items = snapshot.item_mapper.transform(frame[snapshot.item_col], unknown="ignore",
-                                           name=f"test[{snapshot.item_col!r}]")
-    return (users >= 0) & (items >= 0)
+def test_interactions(frame: pd.DataFrame, user_mapper: IdMapper, item_mapper: IdMapper,
+                      user_col: Hashable, item_col: Hashable) -> tuple[sp.csr_matrix, int]:
+    """The (n_users, n_items) CSR of the rows of ``frame`` whose user and item are both
+    known, and the number of rows dropped (the policy of ``Recommender.evaluate``)."""
+    users = user_mapper.transform(frame[user_col], unknown="ignore",
+                                  name=f"test[{user_col!r}]")
+    items = item_mapper.transform(frame[item_col], unknown="ignore",
+                                  name=f"test[{item_col!r}]")
+    known = (users >= 0) & (items >= 0)
+    # Repeated pairs add up, as in interactions_from_frame (int32_csr sums duplicates).
+    matrix = sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32),
+                            (users[known], items[known])),
+                           shape=(len(user_mapper), len(item_mapper)))
+    return int32_csr(matrix), int((~known).sum())
 
 
-def test_matrix(snapshot: ScoringSnapshot, frame: pd.DataFrame) -> sp.csr_matrix:
-    """The (n_users, n_items) CSR of the known rows of an interactions frame."""
-    matrix = interactions_from_frame(frame[known_rows(snapshot, frame)], snapshot.user_col,
-                                     snapshot.item_col, user_mapper=snapshot.user_mapper,
-                                     item_mapper=snapshot.item_mapper).matrix
-    return int32_csr(matrix, (snapshot.n_users, snapshot.n_items))
+def snapshot_test(snapshot: ScoringSnapshot, frame: pd.DataFrame
+                  ) -> tuple[sp.csr_matrix, int]:
+    """``test_interactions`` with the snapshot's mappers and columns."""
+    return test_interactions(frame, snapshot.user_mapper, snapshot.item_mapper,
+                             snapshot.user_col, snapshot.item_col)
 
 
 def evaluate_frame(snapshot: ScoringSnapshot, frame: pd.DataFrame, ks: tuple[int, ...],
@@ -166,10 +172,8 @@ def evaluate_frame(snapshot: ScoringSnapshot, frame: pd.DataFrame, ks: tuple[int
     Returns the combinable parts and the number of rows dropped for an unknown user or
     item (the policy of ``Recommender.evaluate``).
     """
-    dropped = int((~known_rows(snapshot, frame)).sum())
-    test = test_matrix(snapshot, frame)
+    test, dropped = snapshot_test(snapshot, frame)
     test, train = prepare_test_train(test, snapshot.seen if exclude_seen else None, False)
-    needs_lists = "coverage" in metrics or "popularity" in metrics
     result = rank_items(snapshot.user_vectors, snapshot.item_vectors, snapshot.item_biases,
-                        test, train, num_threads, k=max(ks) if needs_lists else 0)
+                        test, train, num_threads, **evaluation_rank_options(ks, metrics))
     return evaluation_parts(result, train, ks, metrics, popularity, num_threads), dropped

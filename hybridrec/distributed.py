@@ -56,7 +56,7 @@ from ._serving import (
     ScoringSnapshot,
     evaluate_frame,
     recommend_keys,
-    test_matrix,
+    snapshot_test,
 )
 from ._threads import check_num_threads
 from .data import IdMapper
@@ -87,7 +87,7 @@ class DaskRecommender:
         The :class:`ScoringSnapshot` on the workers (replicated to all of them, so losing
         a worker loses no copy that the others do not hold).
     user_col, item_col : column names of the training interactions
-    n_users, n_items : int
+    n_users : int
     item_mapper : IdMapper
         Item keys (kept locally to resolve ``items`` / ``filter_items``).
     user_keys_dtype, item_keys_dtype : dtypes single-machine recommendation frames have
@@ -99,7 +99,6 @@ class DaskRecommender:
     user_col: Hashable
     item_col: Hashable
     n_users: int
-    n_items: int
     item_mapper: IdMapper
     user_keys_dtype: Any
     item_keys_dtype: Any
@@ -150,7 +149,7 @@ def scatter_recommender(recommender: Recommender,
     future = client.scatter(snapshot, broadcast=True, hash=False)
     return DaskRecommender(
         client, future, snapshot.user_col, snapshot.item_col, snapshot.n_users,
-        snapshot.n_items, snapshot.item_mapper,
+        snapshot.item_mapper,
         # The dtypes recommendation frames infer for these keys (e.g. str for strings).
         pd.Series(snapshot.user_mapper.keys[:1].to_numpy()).dtype,
         pd.Series(snapshot.item_mapper.keys[:1].to_numpy()).dtype)
@@ -327,7 +326,7 @@ def _evaluate_partition(frame: pd.DataFrame, state: ScoringSnapshot, ks: tuple[i
 
 def _item_counts_partition(frame: pd.DataFrame, state: ScoringSnapshot) -> np.ndarray:
     """Distinct (user, item) test pairs per item: the popularity source without train."""
-    test = test_matrix(state, frame)
+    test, _ = snapshot_test(state, frame)
     return np.bincount(test.indices, minlength=state.n_items)
 
 

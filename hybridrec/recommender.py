@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from ._config import EXPLICIT_LOSSES
 from ._params import ParamsMixin
 from ._ranking import top_k
-from ._serving import ScoringSnapshot, recommendation_frame
+from ._serving import ScoringSnapshot, recommendation_frame, test_interactions
 from ._serving import int32_csr as _int32_csr
 from ._serving import show_keys as _show
 from ._serving import top_frame as _top_frame
@@ -1248,19 +1248,14 @@ class Recommender(ParamsMixin):
         """
         self._check_fitted()
         _check_frame(test, "test", [self.user_col_, self.item_col_])
-        known = ((self.user_mapper_.transform(test[self.user_col_], unknown="ignore",
-                                              name=f"test[{self.user_col_!r}]") >= 0)
-                 & (self.item_mapper_.transform(test[self.item_col_], unknown="ignore",
-                                                name=f"test[{self.item_col_!r}]") >= 0))
-        matrix = interactions_from_frame(test[known], self.user_col_, self.item_col_,
-                                         user_mapper=self.user_mapper_,
-                                         item_mapper=self.item_mapper_).matrix
+        matrix, dropped = test_interactions(test, self.user_mapper_, self.item_mapper_,
+                                            self.user_col_, self.item_col_)
         train = self.interactions_ if exclude_seen else None
-        frame = evaluate(self.model_, _int32_csr(matrix), train, k=k, metrics=metrics,
+        frame = evaluate(self.model_, matrix, train, k=k, metrics=metrics,
                          user_features=self._matrix("user"),
                          item_features=self._matrix("item"), num_threads=self.num_threads,
                          check_intersections=False)
-        frame.attrs["dropped_rows"] = int((~known).sum())
+        frame.attrs["dropped_rows"] = dropped
         return frame
 
     def _allowed_items(self, items: Any, filter_items: Any) -> np.ndarray | None:

@@ -349,14 +349,11 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
         ``n_users`` (users with test interactions).
     """
     ks, metrics = check_evaluate_arguments(k, metrics)
-    needs_lists = "coverage" in metrics or "popularity" in metrics
-    # Every rank for AUC; otherwise the ranks below the largest cut-off and the best one.
-    at_k = any(name in ("precision", "recall", "ndcg", "map", "hit_rate") for name in metrics)
+    options = evaluation_rank_options(ks, metrics)
     result, train = _rank(model, test_interactions, train_interactions, user_features,
                           item_features, num_threads, check_intersections,
-                          top_k=max(ks) if needs_lists else 0,
-                          exact_below=None if "auc" in metrics else (max(ks) if at_k else 0),
-                          best="reciprocal_rank" in metrics)
+                          top_k=options["k"], exact_below=options["exact_below"],
+                          best=options["best"])
     popularity = _item_popularity(train, result.test) if "popularity" in metrics else None
     return summarise(evaluation_parts(result, train, ks, metrics, popularity, num_threads))
 
@@ -375,6 +372,17 @@ def check_evaluate_arguments(k, metrics) -> tuple[tuple[int, ...], tuple[str, ..
         raise ValueError(f"unknown metrics {unknown}; choose from "
                          f"{AT_K_METRICS + GLOBAL_METRICS}.")
     return ks, metrics
+
+
+def evaluation_rank_options(ks: tuple[int, ...], metrics: tuple[str, ...]) -> dict:
+    """The ``rank_items`` options (``k``, ``exact_below``, ``best``) ``evaluate`` needs:
+    top-``max(ks)`` lists for coverage and popularity; every rank for AUC, otherwise only
+    the ranks below the largest cut-off and each user's best one."""
+    at_k = any(name in ("precision", "recall", "ndcg", "map", "hit_rate") for name in metrics)
+    needs_lists = "coverage" in metrics or "popularity" in metrics
+    return {"k": max(ks) if needs_lists else 0,
+            "exact_below": None if "auc" in metrics else (max(ks) if at_k else 0),
+            "best": "reciprocal_rank" in metrics}
 
 
 def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ...],
