@@ -62,15 +62,19 @@ from ._threads import check_num_threads
 from .data import IdMapper
 from .metrics._aggregate import combine_parts, summarise
 from .metrics.ranking import check_evaluate_arguments
-from .recommender import Recommender, _check_frame, _positive_int, allowed_items
+from .recommender import (
+    EVALUATE_METRICS,
+    Recommender,
+    _check_frame,
+    _positive_int,
+    allowed_items,
+)
 
 __all__ = ["DaskRecommender", "scatter_recommender", "recommend_dask", "evaluate_dask",
            "map_ids_dask"]
 
 #: Default number of users per partition when ``recommend_dask`` makes the partitions.
 PARTITION_USERS = 100_000
-_EVALUATE_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "auc",
-                     "reciprocal_rank", "coverage", "popularity")
 
 
 @dataclass
@@ -335,7 +339,7 @@ def _popularity(counts: list[np.ndarray], n_users: int) -> np.ndarray:
 
 
 def evaluate_dask(model: Recommender | DaskRecommender, test: dd.DataFrame,
-                  k: int | Sequence[int] = (10,), metrics: Sequence[str] = _EVALUATE_METRICS,
+                  k: int | Sequence[int] = (10,), metrics: Sequence[str] = EVALUATE_METRICS,
                   exclude_seen: bool = True, *, num_threads: int = 1,
                   client: distributed.Client | None = None) -> pd.DataFrame:
     """``Recommender.evaluate`` of a dask test frame, computed on the workers.

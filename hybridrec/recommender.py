@@ -68,6 +68,9 @@ _FORMAT_VERSION = 2
 _MODEL_PARAMS = ("no_components", "k", "n", "learning_schedule", "loss", "learning_rate",
                  "rho", "epsilon", "item_alpha", "user_alpha", "max_sampled",
                  "num_negative_samples", "negative_mixing")
+#: Default metrics of ``Recommender.evaluate`` (and ``hybridrec.distributed.evaluate_dask``).
+EVALUATE_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "auc", "reciprocal_rank",
+                    "coverage", "popularity")
 _NOT_FITTED = "This Recommender is not fitted yet: call fit(interactions, ...) first."
 
 
@@ -1224,8 +1227,7 @@ class Recommender(ParamsMixin):
 
     @_reads
     def evaluate(self, test: pd.DataFrame, k: int | tuple = (10,),
-                 metrics: tuple = ("precision", "recall", "ndcg", "map", "hit_rate", "auc",
-                                   "reciprocal_rank", "coverage", "popularity"),
+                 metrics: tuple = EVALUATE_METRICS,
                  exclude_seen: bool = True) -> pd.DataFrame:
         """Ranking metrics of held-out interactions (``hybridrec.metrics.evaluate``).
 
