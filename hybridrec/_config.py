@@ -17,6 +17,11 @@ MAX_LOSS = 10.0
 #: Upper bound on redraws when BPR's sampled negative is a positive of the user.
 BPR_MAX_REDRAWS = 64
 
+#: Largest positives bit table (``kernels.epoch_inputs.positives_bitset``) the samplers
+#: use; beyond it they binary-search the user's row. 32 MiB is e.g. 100k users x 2.6k
+#: items; MovieLens-1M needs 2.8 MB.
+POSITIVES_BITSET_MAX_BYTES = 32 * 2**20
+
 #: Examples processed between two applications of the L2 decay (see ``model._run_epoch``).
 REG_CHUNK_MAX = 32768
 REG_CHUNKS_MIN = 16

@@ -615,27 +615,30 @@ class LightFM(ParamsMixin):
             return ()
         if self.loss in _config.EXPLICIT_LOSSES:
             return (self.loss == "poisson",)
-        positives = data.values > 0
         positives_indptr, positives_indices = epoch_inputs.positives_lookup(
             data.shape[0], data.shape[1], data.user_ids, data.item_ids, data.values)
+        # The samplers' "is this draw a positive?" test: a bit table when it is small
+        # enough to stay in cache, else (an empty table) a binary search of the CSR row.
+        positives_bits = np.zeros((0, 0), dtype=np.uint64)
+        if data.shape[0] * -(-n_items // 64) * 8 <= _config.POSITIVES_BITSET_MAX_BYTES:
+            positives_bits = epoch_inputs.positives_bitset(
+                data.shape[0], n_items, positives_indptr, positives_indices)
+        positives = (positives_indptr, positives_indices, positives_bits)
         if self.loss == "bpr":
-            negative_pool = np.ascontiguousarray(data.item_ids[positives])
+            negative_pool = np.ascontiguousarray(data.item_ids[data.values > 0])
             if self._sampled_bpr():
-                return (positives_indptr, positives_indices, negative_pool,
-                        _config.BPR_MAX_REDRAWS, int(self.num_negative_samples),
-                        losses.SAMPLED_BPR, *self._known_negatives(data))
-            return (positives_indptr, positives_indices, negative_pool,
-                    _config.BPR_MAX_REDRAWS)
+                return (*positives, negative_pool, _config.BPR_MAX_REDRAWS,
+                        int(self.num_negative_samples), losses.SAMPLED_BPR,
+                        *self._known_negatives(data))
+            return (*positives, negative_pool, _config.BPR_MAX_REDRAWS)
         if self.loss in _config.SAMPLED_LOSSES:
             mode = {"pointwise": losses.SAMPLED_POINTWISE, "hinge": losses.SAMPLED_HINGE,
                     "adaptive_hinge": losses.SAMPLED_ADAPTIVE_HINGE}[self.loss]
             # Uniform over the items, as Spotlight samples.
             negative_pool = np.arange(n_items, dtype=_config.INDEX)
-            return (positives_indptr, positives_indices, negative_pool,
-                    _config.BPR_MAX_REDRAWS, int(self.num_negative_samples), mode,
-                    *self._known_negatives(data))
-        warp = (positives_indptr, positives_indices, n_items, int(self.max_sampled),
-                _config.MAX_LOSS)
+            return (*positives, negative_pool, _config.BPR_MAX_REDRAWS,
+                    int(self.num_negative_samples), mode, *self._known_negatives(data))
+        warp = (*positives, n_items, int(self.max_sampled), _config.MAX_LOSS)
         known = (None, None, 0.0)  # the kernels' compile-time specialisation: plain WARP
         if self.negative_mixing > 0.0:
             negatives = self._known_negatives(data)

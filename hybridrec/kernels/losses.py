@@ -29,8 +29,8 @@ from ._atomic import fetch_add
 from ._rng import draw_below
 from .representation import (
     compute_representation,
-    contains_sorted,
     dot,
+    is_positive,
     dot_row,
     prefetch_read_1d,
     prefetch_row,
@@ -238,13 +238,17 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             item_biases, item_bias_accum, item_bias_momentum,
             learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
             rng_states, reg_log_decay,
-            positives_indptr, positives_indices, negative_pool, max_redraws):
+            positives_indptr, positives_indices, positives_bits, negative_pool, max_redraws):
     """One pass of BPR over the positive (value > 0) examples of ``order``.
 
     Extra parameters (see ``fit_logistic`` for the rest)
     ---------------------------------------------------
     positives_indptr, positives_indices : int32
         CSR of each user's positive items, sorted within rows.
+    positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
+        The same positives as a bit table (``epoch_inputs.positives_bitset``), for the
+        "is this draw a positive?" test; an empty table (large catalogues) falls back to
+        a binary search of the CSR row.
     negative_pool : int32[p]
         Item ids of all positive interactions: drawing uniformly from it samples negatives
         from the empirical item distribution, as LightFM does.
@@ -290,7 +294,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
                 for _ in range(max_redraws):
                     state, r = draw_below(state, pool_size)
                     negative = negative_pool[r]
-                    if not contains_sorted(positives_indices, row_start, row_stop, negative):
+                    if not is_positive(positives_bits, positives_indices, row_start, row_stop,
+                                       user, negative):
                         break
                 # Peek at the stream (a copy of the state: the draws themselves are unchanged):
                 # the next draw is usually the next example's negative, so start loading its
@@ -354,8 +359,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
 @jit.inline
 def _warp_search(state, user, positive, positive_score, user_repr, negative_repr,
                  item_indptr, item_indices, item_data,
-                 item_embeddings, item_biases, positives_indices, row_start, row_stop,
-                 n_items, max_sampled):
+                 item_embeddings, item_biases, positives_indices, positives_bits, row_start,
+                 row_stop, n_items, max_sampled):
     """Draw items uniformly until one violates the margin against ``positive_score``.
 
     Returns ``(state, negative, sampled)``; ``negative == -1`` when none was found within
@@ -380,16 +385,18 @@ def _warp_search(state, user, positive, positive_score, user_repr, negative_repr
         negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
                                      negative, item_embeddings, item_biases, negative_repr)
         if negative_score > positive_score - 1.0:
-            if contains_sorted(positives_indices, row_start, row_stop, negative):
+            if is_positive(positives_bits, positives_indices, row_start, row_stop, user,
+                           negative):
                 continue
             return state, negative, sampled
     return state, -1, max_sampled
 
 
 @jit.inline
-def _warp_search_mixing(state, positive_score, user_repr, negative_repr,
+def _warp_search_mixing(state, user, positive_score, user_repr, negative_repr,
                         item_indptr, item_indices, item_data,
-                        item_embeddings, item_biases, positives_indices, row_start, row_stop,
+                        item_embeddings, item_biases, positives_indices, positives_bits,
+                        row_start, row_stop,
                         n_items, max_sampled, negatives_indices, known_start, n_known,
                         negative_mixing):
     """``_warp_search`` with negative feedback (``negative_mixing``).
@@ -419,7 +426,8 @@ def _warp_search_mixing(state, positive_score, user_repr, negative_repr,
         negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
                                      negative, item_embeddings, item_biases, negative_repr)
         if negative_score > positive_score - 1.0:
-            if contains_sorted(positives_indices, row_start, row_stop, negative):
+            if is_positive(positives_bits, positives_indices, row_start, row_stop, user,
+                           negative):
                 continue
             return state, negative, sampled
     return state, np.int64(-1), max_sampled
@@ -442,7 +450,8 @@ def fit_warp(user_ids, item_ids, values, weights, order,
              item_biases, item_bias_accum, item_bias_momentum,
              learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
              rng_states, reg_log_decay,
-             positives_indptr, positives_indices, n_items, max_sampled, max_loss,
+             positives_indptr, positives_indices, positives_bits, n_items, max_sampled,
+             max_loss,
              negatives_indptr, negatives_indices, negative_mixing):
     """One pass of WARP over the positive (value > 0) examples of ``order``.
 
@@ -450,6 +459,10 @@ def fit_warp(user_ids, item_ids, values, weights, order,
     ---------------------------------------------------
     positives_indptr, positives_indices : int32
         CSR of each user's positive items, sorted within rows.
+    positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
+        The same positives as a bit table (``epoch_inputs.positives_bitset``), for the
+        "is this draw a positive?" test; an empty table (large catalogues) falls back to
+        a binary search of the CSR row.
     n_items : int
         Negatives are drawn uniformly from ``[0, n_items)``.
     max_sampled : int
@@ -517,14 +530,14 @@ def fit_warp(user_ids, item_ids, values, weights, order,
                     state, negative, sampled = _warp_search(
                         state, user, positive, positive_score, user_repr, negative_repr,
                         item_indptr, item_indices, item_data,
-                        item_embeddings, item_biases, positives_indices,
+                        item_embeddings, item_biases, positives_indices, positives_bits,
                         positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled)
                 else:
                     known_start = negatives_indptr[user]
                     state, negative, sampled = _warp_search_mixing(
-                        state, positive_score, user_repr, negative_repr,
+                        state, user, positive_score, user_repr, negative_repr,
                         item_indptr, item_indices, item_data,
-                        item_embeddings, item_biases, positives_indices,
+                        item_embeddings, item_biases, positives_indices, positives_bits,
                         positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled,
                         negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
                         negative_mixing)
@@ -586,7 +599,8 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                  item_biases, item_bias_accum, item_bias_momentum,
                  learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                  rng_states, reg_log_decay,
-                 positives_indptr, positives_indices, n_items, max_sampled, max_loss,
+                 positives_indptr, positives_indices, positives_bits, n_items, max_sampled,
+                 max_loss,
                  k, n, negatives_indptr, negatives_indices, negative_mixing):
     """One pass of WARP-kOS: for the user of each positive example of ``order``, draw
     ``min(n, #positives)`` of the user's positives with replacement, take the
@@ -670,14 +684,14 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                     state, negative, sampled = _warp_search(
                         state, user, positive, positive_score, user_repr, negative_repr,
                         item_indptr, item_indices, item_data,
-                        item_embeddings, item_biases, positives_indices,
+                        item_embeddings, item_biases, positives_indices, positives_bits,
                         row_start, row_stop, n_items, max_sampled)
                 else:
                     known_start = negatives_indptr[user]
                     state, negative, sampled = _warp_search_mixing(
-                        state, positive_score, user_repr, negative_repr,
+                        state, user, positive_score, user_repr, negative_repr,
                         item_indptr, item_indices, item_data,
-                        item_embeddings, item_biases, positives_indices,
+                        item_embeddings, item_biases, positives_indices, positives_bits,
                         row_start, row_stop, n_items, max_sampled,
                         negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
                         negative_mixing)
@@ -883,7 +897,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                 item_biases, item_bias_accum, item_bias_momentum,
                 learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                 rng_states, reg_log_decay,
-                positives_indptr, positives_indices, negative_pool, max_redraws,
+                positives_indptr, positives_indices, positives_bits, negative_pool, max_redraws,
                 n_negatives, mode, negatives_indptr, negatives_indices, negative_mixing):
     """Spotlight's implicit losses with ``n_negatives`` sampled negatives per positive
     (value > 0) example of ``order``.
@@ -962,8 +976,8 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                     for _ in range(max_redraws):
                         state, r = draw_below(state, pool_size)
                         negative = negative_pool[r]
-                        if not contains_sorted(positives_indices, row_start, row_stop,
-                                               negative):
+                        if not is_positive(positives_bits, positives_indices, row_start,
+                                           row_stop, user, negative):
                             break
                     drawn[m] = negative
                     prefetch_row(item_indptr, negative, item_embeddings, item_biases, False)

@@ -74,3 +74,19 @@ def test_positives_lookup_matches_scipy(layout):
     assert indptr.dtype == np.int32 and indices.dtype == np.int32
     np.testing.assert_array_equal(indptr, expected.indptr)
     np.testing.assert_array_equal(indices, expected.indices)
+
+
+@pytest.mark.parametrize("n_cols", [1, 63, 64, 65, 200])
+def test_positives_bitset_matches_dense_pattern(n_cols):
+    """Bit c % 64 of word c // 64 in row r is set exactly for the CSR's (r, c) cells,
+    including the last partial word and empty rows."""
+    n_rows = 7
+    dense = np.random.default_rng(n_cols).random((n_rows, n_cols)) < 0.3
+    dense[2] = False
+    matrix = sp.csr_matrix(dense)
+    bits = epoch_inputs.positives_bitset(n_rows, n_cols, matrix.indptr.astype(np.int32),
+                                         matrix.indices.astype(np.int32))
+    assert bits.dtype == np.uint64 and bits.shape == (n_rows, -(-n_cols // 64))
+    columns = np.arange(n_cols)
+    unpacked = (bits[:, columns // 64] >> (columns % 64).astype(np.uint64)) & np.uint64(1)
+    np.testing.assert_array_equal(unpacked.astype(bool), dense)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from hybridrec.kernels import losses
+from hybridrec.kernels import epoch_inputs, losses
 from tests import naive
 
 N_USERS, N_ITEMS, D = 9, 14, 4
@@ -64,12 +64,17 @@ def _csr_args(matrix: sp.csr_matrix, identity: bool):
             matrix.data.astype(np.float32))
 
 
-def _lookup(user_ids, item_ids, values):
+def _lookup(user_ids, item_ids, values, bits=False):
+    """The kernels' positives arguments: CSR (indptr, indices) of the value > 0 cells and
+    their bit table (``bits``) or an empty table (the kernels then binary-search)."""
     keep = values > 0
     m = sp.csr_matrix((np.ones(int(keep.sum())), (user_ids[keep], item_ids[keep])),
                       shape=(N_USERS, N_ITEMS))
     m.sum_duplicates()
-    return m.indptr.astype(np.int32), m.indices.astype(np.int32)
+    indptr, indices = m.indptr.astype(np.int32), m.indices.astype(np.int32)
+    table = (epoch_inputs.positives_bitset(N_USERS, N_ITEMS, indptr, indices) if bits
+             else np.zeros((0, 0), dtype=np.uint64))
+    return indptr, indices, table
 
 
 def _known(user_ids, item_ids, values):
@@ -124,26 +129,29 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
             *(kernel_params[f"item_{n}"] for n in NAMES),
             learning_rate, rho, epsilon, adadelta, alpha, 2 * alpha,
             rng_states, reg_log_decay]
-    indptr, indices = _lookup(user_ids, item_ids, values)
+    # Both membership tests, the bit table and the binary search, must give the
+    # reference's draws: adagrad cases run one, adadelta cases the other.
+    positives = _lookup(user_ids, item_ids, values, bits=not adadelta)
     known = _known(user_ids, item_ids, values) if mixing > 0 else (None, None)
     if loss == "logistic":
         losses.fit_logistic(*args)
     elif loss == "bpr":
         pool = np.ascontiguousarray(item_ids[values > 0])
-        losses.fit_bpr(*args, indptr, indices, pool, 64)
+        losses.fit_bpr(*args, *positives, pool, 64)
     elif sampled:
         if loss == "bpr-multi":
             pool = np.ascontiguousarray(item_ids[values > 0])
         else:
             pool = np.arange(N_ITEMS, dtype=np.int32)
-        losses.fit_sampled(*args, indptr, indices, pool, 64, n_negatives,
+        losses.fit_sampled(*args, *positives, pool, 64, n_negatives,
                            SAMPLED_MODES[loss], *_known(user_ids, item_ids, values), mixing)
     elif loss in ("regression", "poisson"):
         losses.fit_explicit(*args, loss == "poisson")
     elif loss == "warp":
-        losses.fit_warp(*args, indptr, indices, N_ITEMS, 10, 10.0, *known, mixing)
+        losses.fit_warp(*args, *positives, N_ITEMS, 10, 10.0, *known, mixing)
     else:
-        losses.fit_warp_kos(*args, indptr, indices, N_ITEMS, 10, 10.0, 2, 4, *known, mixing)
+        losses.fit_warp_kos(*args, *positives, N_ITEMS, 10, 10.0, 2, 4, *known,
+                            mixing)
 
     if mixing > 0:  # the case really draws explicit negatives: it differs without mixing
         plain = naive.NaiveModel(params, user_features.toarray(), item_features.toarray(),
@@ -192,7 +200,7 @@ def test_warp_mixing_never_uses_a_positive_as_negative(loss):
     values = np.array([1.0, 1.0, -1.0, -1.0], dtype=np.float32)
     weights = np.ones(4, dtype=np.float32)
     order = np.arange(4, dtype=np.int32)
-    indptr, indices = _lookup(user_ids, item_ids, values)
+    indptr, indices, bits = _lookup(user_ids, item_ids, values, bits=True)
     known_indptr, known_indices = _known(user_ids, item_ids, values)
     assert set(known_indices) == set(indices) == {1, 2}
     kernel = losses.fit_warp if loss == "warp" else losses.fit_warp_kos
@@ -205,6 +213,6 @@ def test_warp_mixing_never_uses_a_positive_as_negative(loss):
                *(params[f"user_{n}"] for n in NAMES), *(params[f"item_{n}"] for n in NAMES),
                0.05, 0.95, 1e-6, False, 0.0, 0.0,
                np.ones(1, dtype=np.uint64), np.zeros((1, 2)),
-               indptr, indices, N_ITEMS, 10, 10.0, *extra, *known, mixing)
+               indptr, indices, bits, N_ITEMS, 10, 10.0, *extra, *known, mixing)
         unchanged = all(np.array_equal(params[name], before[name]) for name in params)
         assert unchanged == (mixing == 1.0), f"mixing={mixing}"
