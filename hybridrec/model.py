@@ -236,7 +236,8 @@ class LightFM(ParamsMixin):
         explicit negatives count towards ``max_sampled`` and the rank estimate like
         uniform draws (so a violated dislike found at the first draw gets the largest
         weight; see ``hybridrec.kernels.losses.fit_warp``). A positive of the user is
-        never used as a negative, even if it is also stored with a value < 0. 0 keeps
+        never used as a negative, even if it is also stored with a value < 0 (such a
+        pair is left out of the explicit negatives). 0 keeps
         the usual sampling (and LightFM's BPR and WARP, bit for bit).
 
     Attributes
@@ -662,6 +663,15 @@ class LightFM(ParamsMixin):
             (np.ones(int(negative.sum()), dtype=np.float32),
              (data.user_ids[negative], data.item_ids[negative])), shape=data.shape)
         matrix.sum_duplicates()
+        # A pair stored both as a positive and with a value < 0 (a like and a dislike of
+        # one item) stays a positive only: drop it here, so no sampler can draw it.
+        positive = data.values > 0
+        liked = sp.csr_matrix(
+            (np.ones(int(positive.sum()), dtype=bool),
+             (data.user_ids[positive], data.item_ids[positive])), shape=data.shape)
+        matrix = matrix - matrix.multiply(liked)
+        matrix.eliminate_zeros()
+        matrix.sort_indices()
         return (matrix.indptr.astype(_config.INDEX), matrix.indices.astype(_config.INDEX),
                 float(self.negative_mixing))
 

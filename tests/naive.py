@@ -116,8 +116,10 @@ def run_epoch(loss: str, model: NaiveModel, user_ids, item_ids, values, weights,
     if uniform_pool:
         pool = list(range(n_items))
     sorted_positives = [sorted(s) for s in positives]
+    # A dislike that is also a like is not an explicit negative (the model drops it).
     known_negatives = [sorted({int(j) for u, j, v in zip(user_ids, item_ids, values,
-                                                        strict=True) if u == user and v < 0})
+                                                        strict=True) if u == user and v < 0}
+                              - positives[user])
                        for user in range(n_users)]
     state = seed
     log_decay = [0.0, 0.0]

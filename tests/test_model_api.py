@@ -144,24 +144,34 @@ def test_warp_without_mixing_ignores_negatives_bit_for_bit(loss):
     assert not np.array_equal(mixed.item_embeddings, fits[0].item_embeddings)
 
 
-@pytest.mark.parametrize("loss", ["warp", "warp-kos"])
-def test_warp_mixing_never_steps_against_a_liked_item(loss):
-    """A user whose only stored negatives are also stored as positives (a like and a
-    dislike of the same item): with mixing 1 every draw comes from them, and all are
-    rejected as positives, so that user's embedding never moves."""
+@pytest.mark.parametrize("loss, extra", [("warp", {}), ("warp-kos", {}), ("bpr", {}),
+                                         ("hinge", {"num_negative_samples": 3})])
+def test_mixing_never_uses_a_liked_item_as_negative(loss, extra):
+    """A dislike stored for an item the user also likes is not an explicit negative: the
+    fit is bit-for-bit the fit without those rows, for the WARP searches and the
+    sampled (BPR / Spotlight) path alike. User 0 keeps one real dislike, so mixing still
+    draws from that user's explicit negatives."""
     train = _clustered_dislikes(2).tocsr()
     liked0 = train[0].indices[train[0].data > 0][:3]
+    disliked0 = train[0].indices[train[0].data < 0][:1]
     coo = train.tocoo()
-    keep = ~((coo.row == 0) & (coo.data < 0))  # user 0: drop the real dislikes ...
-    rows = np.concatenate([coo.row[keep], np.zeros(3, np.int32)])
-    cols = np.concatenate([coo.col[keep], liked0])  # ... and dislike three liked items
-    values = np.concatenate([coo.data[keep], -np.ones(3, np.float32)])
-    conflicted = sp.coo_matrix((values, (rows, cols)), shape=train.shape)
-    model = LightFM(loss=loss, negative_mixing=1.0, random_state=0).fit(conflicted, epochs=0)
-    before = model.user_embeddings.copy()
-    model.fit_partial(conflicted, epochs=3)
-    np.testing.assert_array_equal(model.user_embeddings[0], before[0])
-    assert not np.array_equal(model.user_embeddings[1], before[1])
+    keep = ~((coo.row == 0) & (coo.data < 0))
+    rows = np.concatenate([coo.row[keep], np.zeros(1, np.int32)])
+    cols = np.concatenate([coo.col[keep], disliked0])
+    values = np.concatenate([coo.data[keep], -np.ones(1, np.float32)])
+    clean = sp.coo_matrix((values, (rows, cols)), shape=train.shape)
+    conflicted = sp.coo_matrix(  # ... and user 0 also dislikes three liked items
+        (np.concatenate([values, -np.ones(3, np.float32)]),
+         (np.concatenate([rows, np.zeros(3, np.int32)]), np.concatenate([cols, liked0]))),
+        shape=train.shape)
+
+    def fit(data: sp.coo_matrix) -> LightFM:
+        return LightFM(loss=loss, negative_mixing=1.0, random_state=0, **extra).fit(
+            data, epochs=3)
+
+    with_conflict, without = fit(conflicted), fit(clean)
+    np.testing.assert_array_equal(with_conflict.user_embeddings, without.user_embeddings)
+    np.testing.assert_array_equal(with_conflict.item_embeddings, without.item_embeddings)
 
 
 def test_bpr_with_one_negative_is_lightfm_bpr():
