@@ -30,8 +30,8 @@ from ._rng import draw_below
 from .representation import (
     compute_representation,
     dot,
-    is_positive,
     dot_row,
+    is_positive,
     prefetch_read_1d,
     prefetch_row,
 )
