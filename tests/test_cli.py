@@ -77,3 +77,50 @@ def test_errors_are_one_line(files, capsys, argv, message):
     assert err[-1].startswith("error: ")
     import re
     assert re.search(message, err[-1])
+
+
+def _dislikes(folder) -> pd.DataFrame:
+    """Three unseen items for each of 20 users, as (user_id, item_id) rows."""
+    train = pd.read_csv(folder / "train.csv")
+    items = sorted(train["item_id"].unique())
+    rows = []
+    for user, seen in list(train.groupby("user_id")["item_id"])[:20]:
+        unseen = [item for item in items if item not in set(seen)][:3]
+        rows += [(user, item) for item in unseen]
+    return pd.DataFrame(rows, columns=["user_id", "item_id"])
+
+
+@pytest.mark.parametrize("loss, option, expected_mixing", [
+    ("warp", [], 0.1), ("bpr", ["--negative-mixing", "0.3"], 0.3), ("logistic", [], 0.0)])
+def test_fit_with_negatives_trains_as_the_api_does(files, loss, option, expected_mixing):
+    """``--negatives`` reaches Recommender.fit(negatives=...), with negative_mixing 0.1 by
+    default (0 for logistic, which learns dislikes as label-0 examples): the saved model
+    equals one fitted through the Python API with the same settings."""
+    from hybridrec import Recommender
+
+    folder, _ = files
+    dislikes = _dislikes(folder)
+    dislikes.to_csv(folder / "dislikes.csv", index=False)
+    model = folder / f"negatives-{loss}.hrec"
+    assert main(["fit", str(folder / "train.csv"), "--loss", loss, "--epochs", "2",
+                 "--negatives", str(folder / "dislikes.csv"), *option,
+                 "--out", str(model)]) == 0
+    loaded = Recommender.load(model)
+    assert loaded.negative_mixing == expected_mixing
+    assert loaded.negatives_.nnz == len(dislikes)
+    reference = Recommender(loss=loss, no_components=32, epochs=2, random_state=0,
+                            negative_mixing=expected_mixing)
+    reference.fit(pd.read_csv(folder / "train.csv"), negatives=dislikes)
+    users = dislikes["user_id"].unique()[:5].tolist()
+    pd.testing.assert_frame_equal(loaded.recommend(users=users, k=5),
+                                  reference.recommend(users=users, k=5))
+
+
+def test_fit_with_negatives_of_unknown_users_is_one_line(files, capsys):
+    folder, _ = files
+    pd.DataFrame({"user_id": ["nobody"], "item_id": [0]}).to_csv(folder / "bad.csv",
+                                                                  index=False)
+    status = main(["fit", str(folder / "train.csv"), "--negatives", str(folder / "bad.csv"),
+                   "--out", str(folder / "x.hrec")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and err[-1].startswith("error: ") and "unknown user" in err[-1]
