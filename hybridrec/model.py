@@ -630,7 +630,7 @@ class LightFM(ParamsMixin):
             if self._sampled_bpr():
                 return (*positives, negative_pool, _config.BPR_MAX_REDRAWS,
                         int(self.num_negative_samples), losses.SAMPLED_BPR,
-                        *self._known_negatives(data))
+                        *self._known_negatives(data, positives))
             return (*positives, negative_pool, _config.BPR_MAX_REDRAWS)
         if self.loss in _config.SAMPLED_LOSSES:
             mode = {"pointwise": losses.SAMPLED_POINTWISE, "hinge": losses.SAMPLED_HINGE,
@@ -638,11 +638,12 @@ class LightFM(ParamsMixin):
             # Uniform over the items, as Spotlight samples.
             negative_pool = np.arange(n_items, dtype=_config.INDEX)
             return (*positives, negative_pool, _config.BPR_MAX_REDRAWS,
-                    int(self.num_negative_samples), mode, *self._known_negatives(data))
+                    int(self.num_negative_samples), mode,
+                    *self._known_negatives(data, positives))
         warp = (*positives, n_items, int(self.max_sampled), _config.MAX_LOSS)
         known = (None, None, 0.0)  # the kernels' compile-time specialisation: plain WARP
         if self.negative_mixing > 0.0:
-            negatives = self._known_negatives(data)
+            negatives = self._known_negatives(data, positives)
             if negatives[1].shape[0] > 0:
                 known = negatives
         if self.loss == "warp":
@@ -654,25 +655,25 @@ class LightFM(ParamsMixin):
         LightFM's ``fit_bpr``."""
         return self.num_negative_samples > 1 or self.negative_mixing > 0.0
 
-    def _known_negatives(self, data: Interactions) -> tuple:
+    def _known_negatives(self, data: Interactions, positives: tuple) -> tuple:
         """(indptr, indices) CSR of each user's explicit negatives (value < 0), sorted,
         and the mixing probability: the trailing arguments of ``fit_sampled``,
-        ``fit_warp`` and ``fit_warp_kos``."""
-        negative = data.values < 0
-        matrix = sp.csr_matrix(
-            (np.ones(int(negative.sum()), dtype=np.float32),
-             (data.user_ids[negative], data.item_ids[negative])), shape=data.shape)
-        matrix.sum_duplicates()
+        ``fit_warp`` and ``fit_warp_kos``. ``positives`` is the (indptr, indices, ...)
+        lookup of the value > 0 cells built by ``_loss_arguments``."""
+        # The value < 0 cells are the value > 0 cells of the negated values.
+        indptr, indices = epoch_inputs.positives_lookup(
+            data.shape[0], data.shape[1], data.user_ids, data.item_ids, -data.values)
+        disliked = sp.csr_matrix((np.ones(indices.shape[0], dtype=np.float32), indices,
+                                  indptr), shape=data.shape)
         # A pair stored both as a positive and with a value < 0 (a like and a dislike of
         # one item) stays a positive only: drop it here, so no sampler can draw it.
-        positive = data.values > 0
-        liked = sp.csr_matrix(
-            (np.ones(int(positive.sum()), dtype=bool),
-             (data.user_ids[positive], data.item_ids[positive])), shape=data.shape)
-        matrix = matrix - matrix.multiply(liked)
-        matrix.eliminate_zeros()
-        matrix.sort_indices()
-        return (matrix.indptr.astype(_config.INDEX), matrix.indices.astype(_config.INDEX),
+        positives_indptr, positives_indices = positives[:2]
+        liked = sp.csr_matrix((np.ones(positives_indices.shape[0], dtype=bool),
+                               positives_indices, positives_indptr), shape=data.shape)
+        disliked = disliked - disliked.multiply(liked)
+        disliked.eliminate_zeros()
+        disliked.sort_indices()
+        return (disliked.indptr.astype(_config.INDEX), disliked.indices.astype(_config.INDEX),
                 float(self.negative_mixing))
 
     def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
