@@ -35,6 +35,7 @@ from .representation import (
     prefetch_read_1d,
     prefetch_row,
 )
+from .scoring import insert_top
 from .updates import adagrad_pairwise_identity, adagrad_pointwise_identity, update_row
 
 #: How many examples ahead to prefetch the parameter rows.
@@ -664,13 +665,7 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                     item = drawn_raw[m]
                     score = _item_score(user_repr, item_indptr, item_indices, item_data, item,
                                         item_embeddings, item_biases, positive_repr)
-                    slot = m
-                    while slot > 0 and drawn_scores[slot - 1] < score:
-                        drawn_scores[slot] = drawn_scores[slot - 1]
-                        drawn_items[slot] = drawn_items[slot - 1]
-                        slot -= 1
-                    drawn_scores[slot] = score
-                    drawn_items[slot] = item
+                    insert_top(drawn_scores, drawn_items, m, score, item)
                 chosen = min(k, n_drawn) - 1
                 positive = drawn_items[chosen]
                 positive_score = drawn_scores[chosen]

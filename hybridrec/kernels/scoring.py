@@ -55,11 +55,12 @@ def representations(indptr, indices, data, n_rows, embeddings, biases,
 
 
 @jit.serial
-def _insert_top(top_scores, top_items, filled, score, item):
+def insert_top(top_scores, top_items, filled, score, item):
     """Insert (score, item) into the descending top list if it belongs there.
 
-    Ties keep the lower item index first (items arrive in increasing index order).
-    Returns the new fill count.
+    Ties keep the entry inserted first (here: the lower item index, as items arrive in
+    increasing index order; WARP-kOS's drawn positives use it too). Returns the new fill
+    count.
     """
     k = top_scores.shape[0]
     if filled == k and not score > top_scores[k - 1]:
@@ -148,7 +149,7 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
                     continue
                 for j in range(chunk.shape[0]):
                     if chunk[j] > threshold:
-                        filled = _insert_top(top_scores[b], top_items[b], filled, chunk[j],
+                        filled = insert_top(top_scores[b], top_items[b], filled, chunk[j],
                                              c0 + j)
                         if filled == k:
                             threshold = top_scores[b, k - 1]
@@ -304,7 +305,7 @@ def _rank_row(row, user, e, test_indptr, test_indices, train_indptr, train_indic
                 continue
             for j in range(chunk.shape[0]):
                 if chunk[j] > threshold:
-                    filled = _insert_top(list_scores, list_items, filled, chunk[j], c0 + j)
+                    filled = insert_top(list_scores, list_items, filled, chunk[j], c0 + j)
                     if filled == k:
                         threshold = list_scores[k - 1]
         for slot in range(k):
@@ -548,7 +549,7 @@ def _select_tile(row, start, list_scores, list_items, filled, threshold):
             continue
         for j in range(chunk.shape[0]):
             if chunk[j] > threshold:
-                filled = _insert_top(list_scores, list_items, filled, chunk[j],
+                filled = insert_top(list_scores, list_items, filled, chunk[j],
                                      start + c0 + j)
                 if filled == k:
                     threshold = list_scores[k - 1]
