@@ -6,7 +6,7 @@ What is measured
        threads, beside the usual LightFM idiom (one ``predict`` call per user, then
        ``argpartition``) on the same trained embeddings. Correctness column: the share of
        users whose top-10 lists agree.
-    2. Scale: ``hybridrec._ranking.top_k`` (the engine under ``recommend``) for
+    2. Scale: ``hybridrec._scoring.top_k`` (the engine under ``recommend``) for
        ``--users`` x ``--items`` random representations (``--components``), 2 threads,
        with peak RSS: scores live only in per-thread tiles (``scoring.top_users``), so
        memory is O(users x (k + components)) + O(threads x tile), never users x items.
@@ -36,7 +36,7 @@ from _common import (
 )
 
 from hybridrec import Recommender
-from hybridrec._ranking import top_k
+from hybridrec._scoring import top_k
 
 
 def _frame(matrix) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from . import _config
 from ._params import ParamsMixin
-from ._ranking import prepare_test_train, rank_items
+from ._scoring import prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
 from ._validation import (
     FeatureMatrix,
@@ -429,22 +429,128 @@ class LightFM(ParamsMixin):
         into.generator_state = generator_state
         return into
 
-    def _restore_snapshot(self, snapshot: ModelState) -> None:
+    def _load_state(self, state: ModelState) -> None:
+        """Take the arrays and generator state of a saved model, after checking them.
+
+        Raises
+        ------
+        ValueError
+            A missing or non-float32 array, shapes that do not fit ``no_components`` or
+            each other, non-finite embeddings or biases, NaN accumulators, or an invalid
+            generator state. Nothing is changed then.
+        """
+        arrays = {}
+        for name in self._state_names():
+            array = state.arrays.get(name)
+            if array is None or array.dtype != np.float32:
+                raise ValueError(f"lacks a float32 array {name!r}.")
+            arrays[name] = np.ascontiguousarray(array)
+        for side in ("item", "user"):
+            n, d = arrays[f"{side}_embeddings"].shape
+            if d != self.no_components:
+                raise ValueError(f"{side}_embeddings has {d} columns but no_components is "
+                                 f"{self.no_components}.")
+            for suffix in _PARAMETER_ARRAYS:
+                expected = (n, d) if suffix.startswith("embedding") else (n,)
+                if arrays[f"{side}_{suffix}"].shape != expected:
+                    raise ValueError(f"{side}_{suffix} has shape "
+                                     f"{arrays[f'{side}_{suffix}'].shape}, expected {expected}.")
+        generator = None
+        if state.generator_state is not None:
+            generator = np.random.default_rng()
+            try:
+                generator.bit_generator.state = state.generator_state
+            except (TypeError, ValueError, KeyError) as error:
+                raise ValueError(f"has an invalid generator state: {error}") from None
+        previous = {name: getattr(self, name) for name in self._state_names()}
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        if not self._is_healthy():
+            for name, array in previous.items():
+                setattr(self, name, array)
+            raise ValueError("holds non-finite parameters (NaN or inf embeddings or biases, "
+                             "or NaN accumulators); such a model cannot predict.")
+        self.random_state_ = generator
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Run the block as a read of this model (refused while another thread fits it)."""
+        with _Guard.reading(self, what):
+            yield
+
+    def _restore_snapshot(self, snapshot: ModelState, generator: bool = True) -> None:
         """Put a snapshot's state back: arrays are copied in place where the shapes
-        match (arrays others hold stay valid) and replaced by copies otherwise (the
-        model grew since); the generator is rewound to the saved state."""
+        match and replaced by copies otherwise (the model grew since); with
+        ``generator`` the generator is rewound to the saved state too (else it goes
+        on from where it is, e.g. after early stopping picked an earlier epoch)."""
         for name, saved in snapshot.arrays.items():
             current = getattr(self, name)
             if current is not None and current.shape == saved.shape:
                 np.copyto(current, saved)
             else:
                 setattr(self, name, saved.copy())
+        if not generator:
+            return
         if snapshot.generator_state is None:
             self.random_state_ = None
         else:
             if self.random_state_ is None:
                 self.random_state_ = np.random.default_rng()
             self.random_state_.bit_generator.state = snapshot.generator_state
+
+    # TEMPORARY (lead): stand-ins for the row operations being built on branch `kern`
+    # (kernel masks); replaced when that branch is merged.
+    def _insert_rows(self, side: str, position: int | None, count: int) -> np.ndarray:
+        """Insert ``count`` fresh feature rows of ``side`` at ``position`` (None: append),
+        initialised as ``_initialize`` does; returns their indices."""
+        self._check_initialized()
+        if self.random_state_ is None:
+            self.random_state_ = _make_generator(self.random_state)
+        n = getattr(self, f"{side}_embeddings").shape[0]
+        position = n if position is None else int(position)
+        d = self.no_components
+        init = ((self.random_state_.random((count, d), dtype=np.float32) - np.float32(0.5))
+                / np.float32(d))
+        accumulator = 1.0 if self.learning_schedule == "adagrad" else 0.0
+        fresh = {"embeddings": init,
+                 "embedding_gradients": np.full((count, d), accumulator, np.float32),
+                 "embedding_momentum": np.zeros((count, d), np.float32),
+                 "biases": np.zeros(count, np.float32),
+                 "bias_gradients": np.full(count, accumulator, np.float32),
+                 "bias_momentum": np.zeros(count, np.float32)}
+        for suffix, values in fresh.items():
+            name = f"{side}_{suffix}"
+            setattr(self, name, np.ascontiguousarray(
+                np.insert(getattr(self, name), position, values, axis=0)))
+        return np.arange(position, position + count)
+
+    def _fit_partial_rows(self, interactions, user_features=None, item_features=None,
+                          sample_weight=None, epochs=1, num_threads=1,
+                          trainable_user_features=None, trainable_item_features=None):
+        """``fit_partial`` with only the given feature rows trainable (None: all)."""
+        saved = {}
+        for side, rows in (("user", trainable_user_features), ("item", trainable_item_features)):
+            if rows is None:
+                continue
+            for suffix in ("embedding_gradients", "bias_gradients"):
+                name = f"{side}_{suffix}"
+                array = getattr(self, name)
+                frozen = np.ones(array.shape[0], dtype=bool)
+                frozen[np.asarray(rows, dtype=np.int64)] = False
+                saved[name] = (frozen, array[frozen].copy())
+                array[frozen] = np.inf
+        alphas = (self.user_alpha, self.item_alpha)
+        if saved:
+            self.user_alpha = self.item_alpha = 0.0
+        try:
+            self.fit_partial(interactions, user_features=user_features,
+                             item_features=item_features, sample_weight=sample_weight,
+                             epochs=epochs, num_threads=num_threads)
+        finally:
+            self.user_alpha, self.item_alpha = alphas
+            for name, (frozen, values) in saved.items():
+                getattr(self, name)[frozen] = values
+        return self
 
     def _is_healthy(self) -> bool:
         """Embeddings and biases finite; accumulators free of NaN.

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._config import INDEX
-from ._ranking import SORT_THRESHOLD, as_sorted_csr, rank_items
+from ._scoring import SORT_THRESHOLD, as_sorted_csr, rank_items
 from ._threads import check_num_threads, numba_threads
 from ._validation import check_positive_int
 from .data import IdMapper

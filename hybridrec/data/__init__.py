@@ -14,14 +14,15 @@ from .datasets import (
     synthetic,
 )
 from .features import (
+    ColumnEncoding,
+    FeatureEncoder,
     FeatureMatrix,
-    Interactions,
     combine_features,
     features_from_frame,
     features_from_long_frame,
-    interactions_from_frame,
     normalize_rows,
 )
+from .interactions import Interactions, interactions_from_frame
 from .mapping import IdMapper
 from .split import (
     per_user_train_test_split,
@@ -30,7 +31,9 @@ from .split import (
 )
 
 __all__ = [
+    "ColumnEncoding",
     "Dataset",
+    "FeatureEncoder",
     "FeatureMatrix",
     "IdMapper",
     "Interactions",

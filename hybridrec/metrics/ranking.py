@@ -1,6 +1,6 @@
 """Ranking metrics: lightfm.evaluation's four (same signatures and semantics) and more.
 
-All metrics come from one fused parallel numba pass (``hybridrec._ranking.rank_items``):
+All metrics come from one fused parallel numba pass (``hybridrec._scoring.rank_items``):
 each thread scores four users at a time against every item from the model's user and
 item representations, masks their train items and ranks their test items (and builds
 top-k lists where needed) while the scores are in cache; then every per-user metric
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._ranking import RankResult, prepare_test_train, rank_items
+from .._scoring import RankResult, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
 from ._aggregate import EvaluationParts, summarise
@@ -256,8 +256,18 @@ def reciprocal_rank(model, test_interactions, train_interactions=None, user_feat
     return _rows(per_user.reciprocal_rank, result, preserve_rows, 0.0)
 
 
-def _item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
-    """Fraction of users with an interaction with each item (train, else test)."""
+def item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
+    """Fraction of users with an interaction with each item: from ``train`` when it has
+    entries, else from ``test`` (how ``popularity_at_k`` and ``evaluate`` measure it).
+
+    Parameters
+    ----------
+    train, test : scipy.sparse.csr_matrix, shape (n_users, n_items)
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_items,)
+    """
     source = train if train.nnz else test
     return np.bincount(source.indices, minlength=source.shape[1]) / max(source.shape[0], 1)
 
@@ -297,7 +307,7 @@ def _coverage(result: RankResult) -> float:
 
 
 def _popularity(result: RankResult, train: sp.csr_matrix, k: int) -> np.ndarray:
-    return _list_popularity(result.top_items, _item_popularity(train, result.test), k)
+    return _list_popularity(result.top_items, item_popularity(train, result.test), k)
 
 
 def _list_popularity(top_items: np.ndarray, popularity: np.ndarray, k: int) -> np.ndarray:
@@ -354,7 +364,7 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
                           item_features, num_threads, check_intersections,
                           top_k=options["k"], exact_below=options["exact_below"],
                           best=options["best"])
-    popularity = _item_popularity(train, result.test) if "popularity" in metrics else None
+    popularity = item_popularity(train, result.test) if "popularity" in metrics else None
     return summarise(evaluation_parts(result, train, ks, metrics, popularity, num_threads))
 
 
@@ -391,7 +401,7 @@ def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ..
     """Per-user metric values of ``result``'s users, reduced to exactly combinable sums.
 
     ``result`` must carry top-``max(ks)`` lists when coverage or popularity is asked for;
-    ``popularity`` is the item popularity (``_item_popularity`` of the whole data set, not
+    ``popularity`` is the item popularity (``item_popularity`` of the whole data set, not
     of one part of the users).
     """
     per_user = _user_metrics(result, train, ks, num_threads, with_auc="auc" in metrics)
