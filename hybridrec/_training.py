@@ -99,6 +99,11 @@ class Plan:
         matrices the model sees.
     trainable_user_features, trainable_item_features : int array or None
         Feature rows allowed to change (None: all of that side).
+    replayed : int array or None
+        Positions (in ``interactions``' entries) of stored interactions that are
+        revisited as a fresh random sample of share ``replay`` every epoch (their weight
+        is zero in the other epochs); None: every entry keeps its weight.
+    replay : float
     """
 
     interactions: sp.coo_matrix
@@ -108,6 +113,8 @@ class Plan:
     items: np.ndarray
     trainable_user_features: np.ndarray | None = None
     trainable_item_features: np.ndarray | None = None
+    replayed: np.ndarray | None = None
+    replay: float = 1.0
 
 
 def train(model: LightFM, plan: Plan, epochs: int, num_threads: int, fresh: bool,
@@ -122,6 +129,12 @@ def train(model: LightFM, plan: Plan, epochs: int, num_threads: int, fresh: bool
     interactions = restricted(plan.interactions, plan.items)
     weights = restricted(plan.sample_weight, plan.items)
     item_matrix = plan.item_matrix[plan.items]
+    sample = plan.replayed is not None and plan.replay < 1.0
+    if sample:
+        full_weights = weights.data.copy()
+        # The replay sample is drawn from the model's generator: reproducible with an
+        # int random_state, and independent of num_threads.
+        replay_rng = np.random.default_rng(model.random_state_.integers(1, 2**63))
     frozen = (plan.trainable_user_features is not None
               or plan.trainable_item_features is not None)
 
@@ -151,6 +164,10 @@ def train(model: LightFM, plan: Plan, epochs: int, num_threads: int, fresh: bool
         epoch_range = tqdm(epoch_range, desc="Epoch")
     for epoch in epoch_range:
         start = time.perf_counter()
+        if sample:
+            weights.data = full_weights.copy()
+            dropped = replay_rng.random(plan.replayed.size) >= plan.replay
+            weights.data[plan.replayed[dropped]] = 0.0
         run(1, fresh and epoch == 1)
         record = {"epoch": epoch, "train_time": time.perf_counter() - start}
         if validation is not None:

@@ -189,15 +189,33 @@ def _with_interactions(side: Side, matrix: sp.csr_matrix) -> Side:
     return side.activated(np.flatnonzero(counts > 0))
 
 
-def _plan(state_user: Side, state_item: Side, positives: sp.csr_matrix,
-          dislikes: sp.csr_matrix, stored: sp.csr_matrix, stored_negatives: sp.csr_matrix,
-          trainable: dict[str, np.ndarray | None] | None = None) -> _training.Plan:
-    """A training plan over the items that have data (see ``_training``)."""
+def _plan(user: Side, item: Side, positives: sp.csr_matrix, dislikes: sp.csr_matrix,
+          stored: sp.csr_matrix, stored_negatives: sp.csr_matrix,
+          trainable: dict[str, np.ndarray | None] | None = None,
+          replay: tuple[sp.csr_matrix, float] | None = None) -> _training.Plan:
+    """A training plan over the items that have data (see ``_training``).
+
+    ``positives`` / ``dislikes`` hold the weights to visit (zero: known, not visited).
+    ``replay = (old, share)``: the entries of ``old`` (the stored interactions before
+    the batch) are revisited with their weights as a random sample of ``share`` each
+    epoch.
+    """
+    replayed, share = None, 1.0
+    if replay is not None:
+        # ``positives`` is the batch alone: the old interactions follow it with their
+        # weights, and those entries are the replayed ones.
+        old, share = replay
+        batch, old = sp.coo_matrix(positives), sp.coo_matrix(old)
+        positives = sp.coo_matrix(
+            (np.concatenate([batch.data, old.data]),
+             (np.concatenate([batch.row, old.row]), np.concatenate([batch.col, old.col]))),
+            shape=batch.shape)
+        replayed = np.arange(batch.nnz, positives.nnz)
     interactions, weights = _training.examples(positives, dislikes)
     items = _training.items_with_data(stored, stored_negatives)
     trainable = trainable or {}
-    return _training.Plan(interactions, weights, state_user.matrix, state_item.matrix, items,
-                          trainable.get("user"), trainable.get("item"))
+    return _training.Plan(interactions, weights, user.matrix, item.matrix, items,
+                          trainable.get("user"), trainable.get("item"), replayed, share)
 
 
 # -------------------------------------------------------------------------- fit
@@ -320,7 +338,7 @@ def _features_for(side: Side, keys: np.ndarray, features: Any, argument: str
 
 def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
                   user_features: Any, item_features: Any, negatives: pd.DataFrame | None,
-                  epochs: int, fold_in: bool) -> FittedState:
+                  epochs: int, fold_in: bool, replay: float = 1.0) -> FittedState:
     """``state`` after a batch of interactions (any mix of known and new entities).
 
     New users and items are added (identity features on, side features from the
@@ -369,23 +387,32 @@ def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
     sides = {name: _with_interactions(state.side(name), batch) for name in SIDES}
     stored = int32_csr(state.interactions + batch)
     stored_negatives = _pattern(stored.shape, state.negatives, fresh_negatives)
-    trainable = None
-    if fold_in:
-        trainable = {name: np.concatenate([cold_warmed[name],
-                                           np.arange(before[name], len(sides[name]))])
-                     for name in SIDES}
-        trainable = {name: rows[sides[name].active[rows]] if sides[name].identity
-                     else np.zeros(0, np.int64) for name, rows in trainable.items()}
-    if fold_in and trainable["item"].size:
-        positives = stored
-        dislikes = int32_csr(stored_negatives)
-    else:
-        positives = _training.with_zero_weights(state.interactions, batch)
-        dislikes = _training.with_zero_weights(state.negatives, fresh_negatives)
-    plan = _plan(sides["user"], sides["item"], int32_csr(positives), int32_csr(dislikes),
-                 stored, stored_negatives, trainable)
-    nothing_to_train = fold_in and not any(rows.size for rows in trainable.values())
-    if epochs and not nothing_to_train:
+    # The entities this batch adds, or warms from features only: their identity rows.
+    fresh = {name: np.concatenate([cold_warmed[name],
+                                   np.arange(before[name], len(sides[name]))])
+             for name in SIDES}
+    fresh = {name: rows[sides[name].active[rows]] if sides[name].identity
+             else np.zeros(0, np.int64) for name, rows in fresh.items()}
+    batch_only = (_training.with_zero_weights(state.interactions, batch),
+                  _training.with_zero_weights(state.negatives, fresh_negatives))
+    if epochs and any(rows.size for rows in fresh.values()):
+        # Fold-in: only the fresh rows move. With new items every stored interaction is
+        # visited, so they are drawn as negatives for everybody's positives, as in full
+        # training (visiting only their own positives pushed them above everything).
+        examples = (stored, stored_negatives) if fresh["item"].size else batch_only
+        plan = _plan(sides["user"], sides["item"], *examples, stored, stored_negatives,
+                     fresh)
+        _training.train(model, plan, epochs, settings.num_threads, False)
+    if epochs and not fold_in:
+        # Then the whole model goes on with the batch and a fresh sample of share
+        # ``replay`` of the stored interactions every epoch: on the batch alone, new items
+        # (all of whose positives are in it) are drawn as negatives too rarely and crowd
+        # out the others.
+        if replay > 0:
+            plan = _plan(sides["user"], sides["item"], batch, batch_only[1], stored,
+                         stored_negatives, replay=(state.interactions, replay))
+        else:
+            plan = _plan(sides["user"], sides["item"], *batch_only, stored, stored_negatives)
         _training.train(model, plan, epochs, settings.num_threads, False)
     return _replace(state, model=model, user=sides["user"], item=sides["item"],
                     interactions=stored, negatives=int32_csr(stored_negatives))

