@@ -74,6 +74,72 @@ def _parse_keys(text: str, keys: pd.Index) -> list:
     return tokens
 
 
+_SPEC_OPTIONS = ("categorical", "numeric", "flags", "raw", "multi_valued")
+
+
+def _feature_spec(args: argparse.Namespace, side: str) -> dict | None:
+    """The FeatureEncoder arguments given as ``--<side>-<kind>`` options (None: type
+    every column automatically)."""
+    spec: dict = {}
+    for kind in _SPEC_OPTIONS:
+        columns = getattr(args, f"{side}_{kind}") or []
+        if not columns:
+            continue
+        if kind == "multi_valued":
+            spec[kind] = {}
+            for entry in columns:
+                column, _, separator = entry.partition("=")
+                spec[kind][column] = separator or None
+        else:
+            spec[kind] = list(columns)
+    if spec and args.n_bins is not None:
+        spec["n_bins"] = args.n_bins
+    return spec or None
+
+
+def _known_dislikes(negatives: pd.DataFrame, interactions: pd.DataFrame,
+                    features: dict[str, pd.DataFrame | None], user_col: str,
+                    item_col: str) -> pd.DataFrame:
+    """The dislikes the model can use: rows whose user and item are known (from the
+    interactions or a feature file) and that are not also interactions; the others are
+    reported on stderr and left out."""
+    for column in (user_col, item_col):
+        if column not in negatives.columns:
+            raise CommandError(f"negatives file has no column {column!r} (the interactions' "
+                               f"--user-col / --item-col); its columns are "
+                               f"{list(negatives.columns)!r}")
+    known = pd.Series(True, index=negatives.index)
+    for side, column in (("user", user_col), ("item", item_col)):
+        keys = pd.Index(interactions[column])
+        if features[side] is not None and column in features[side].columns:
+            keys = keys.append(pd.Index(features[side][column]))
+        known &= negatives[column].isin(keys)
+    liked = negatives.set_index([user_col, item_col]).index.isin(
+        interactions.set_index([user_col, item_col]).index)
+    unknown, both = int((~known).sum()), int((known & liked).sum())
+    if unknown:
+        print(f"note: {unknown} dislike(s) name users or items absent from the interactions "
+              "and feature files; they were left out", file=sys.stderr)
+    if both:
+        print(f"note: {both} dislike(s) are also interactions (a pair cannot be both); "
+              "they were left out", file=sys.stderr)
+    return negatives[known & ~liked]
+
+
+def _describe_features(recommender: Recommender) -> None:
+    """One line per feature column: how it was encoded (never a silent surprise)."""
+    for side in ("user", "item"):
+        encoder = getattr(recommender, f"{side}_encoder_")
+        if encoder is None:
+            continue
+        for row in encoder.describe().itertuples(index=False):
+            how = row.kind + (f" split on {row.separator!r}"
+                              if isinstance(row.separator, str) else "")
+            origin = "automatic" if row.automatic else "given"
+            print(f"{side} feature column {row.column!r}: {how} ({origin}), "
+                  f"{row.n_features} features", file=sys.stderr)
+
+
 def fit_command(args: argparse.Namespace) -> int:
     """``fit``: train a Recommender on a CSV/Parquet file and save it."""
     interactions = _read_table(args.interactions, "interactions")
@@ -82,6 +148,14 @@ def fit_command(args: argparse.Namespace) -> int:
     item_features = (_read_table(args.item_features, "item features")
                      if args.item_features else None)
     negatives = _read_table(args.negatives, "negatives") if args.negatives else None
+    for column in (args.user_col, args.item_col):
+        if column not in interactions.columns:
+            raise CommandError(f"interactions file has no column {column!r} (set --user-col "
+                               f"/ --item-col); its columns are {list(interactions.columns)!r}")
+    if negatives is not None:
+        negatives = _known_dislikes(negatives, interactions,
+                                    {"user": user_features, "item": item_features},
+                                    args.user_col, args.item_col)
     mixing = args.negative_mixing
     if mixing is None:  # dislikes given: train on them unless told otherwise
         mixing = _DEFAULT_MIXING if negatives is not None and args.loss != "logistic" else 0.0
@@ -90,7 +164,10 @@ def fit_command(args: argparse.Namespace) -> int:
                               random_state=args.seed, negative_mixing=mixing)
     recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
                     weight_col=args.weight_col, user_features=user_features,
-                    item_features=item_features, verbose=True, negatives=negatives)
+                    item_features=item_features, verbose=True, negatives=negatives,
+                    user_feature_spec=_feature_spec(args, "user"),
+                    item_feature_spec=_feature_spec(args, "item"))
+    _describe_features(recommender)
     path = recommender.save(args.out)
     print(f"trained on {len(interactions)} interactions: {len(recommender.user_mapper_)} "
           f"users, {len(recommender.item_mapper_)} items; saved to {path}", file=sys.stderr)
@@ -142,6 +219,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                           f"dislikes (default: {_DEFAULT_MIXING} with --negatives for "
                           "warp, warp-kos and bpr, else 0; logistic trains on the "
                           "dislikes as label-0 examples instead)")
+    for side in ("user", "item"):
+        kinds = fit.add_argument_group(
+            f"{side} feature columns",
+            f"How the columns of --{side}-features become features. Without any of these "
+            "options every column is typed automatically (0/1 or boolean: a flag; numeric: "
+            "quantile bins; strings joined by | ; or , such as 'Action|Comedy': split into "
+            "one feature per value; other strings: categories). Once one is given, only the "
+            "named columns are used.")
+        kinds.add_argument(f"--{side}-categorical", nargs="+", metavar="COL",
+                           help="one feature per distinct value")
+        kinds.add_argument(f"--{side}-multi-valued", nargs="+", metavar="COL[=SEP]",
+                           help="several values per cell, split on SEP (e.g. genres=|)")
+        kinds.add_argument(f"--{side}-numeric", nargs="+", metavar="COL",
+                           help="quantile bins (see --n-bins)")
+        kinds.add_argument(f"--{side}-flags", nargs="+", metavar="COL",
+                           help="boolean / 0-1 columns: one feature where true")
+        kinds.add_argument(f"--{side}-raw", nargs="+", metavar="COL",
+                           help="numeric value as the weight of one feature")
+    fit.add_argument("--n-bins", type=int, default=None,
+                     help="quantile bins per numeric column (default 5)")
     fit.add_argument("--out", required=True, help="model file to write (e.g. model.hrec)")
     fit.set_defaults(handler=fit_command)
 

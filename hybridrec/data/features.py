@@ -23,9 +23,10 @@ Column typing (automatic, when no column list is given)
   ``"column:value"``.
 - string columns whose values are joined by ``|``, ``;`` or ``,`` (such as MovieLens'
   ``"Adventure|Animation|Children"``) are **split** into multi-valued features. A
-  column counts as joined when at least 5 % of its values contain the separator and the
-  parts have fewer than half as many distinct values as the whole strings (so free text
-  such as titles with commas is not split). The separator found is recorded
+  column counts as joined when at least 5 % of its values contain the separator, its
+  distinct values have fewer distinct parts than themselves, and each part is in at
+  least two of them on average (parts are shared, as genres are; free text such as
+  titles with commas is not split). The separator found is recorded
   (:meth:`FeatureEncoder.describe`); name the column in ``categorical`` to keep whole
   strings, or in ``multi_valued`` to choose the separator.
 - anything else is **categorical** (``"column:value"``).
@@ -67,8 +68,9 @@ _KIND_ORDER = {"categorical": 0, "multi_valued": 1, "numeric": 2, "flag": 3, "ra
 AUTO_SEPARATORS = ("|", ";", ",")
 #: A column is split on a separator when at least this share of its values contain it...
 _SPLIT_MIN_SHARE = 0.05
-#: ...and its parts have fewer distinct values than this share of the whole strings'.
-_SPLIT_MAX_DISTINCT = 0.5
+#: ...its distinct values have fewer distinct parts than themselves, and each part is in
+#: this many of them on average.
+_SPLIT_MIN_SHARING = 2.0
 
 
 def normalize_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
@@ -214,14 +216,17 @@ def joined_separator(series: pd.Series) -> str | None:
     if strings.size == 0 or pd.api.types.infer_dtype(strings, skipna=True) != "string":
         return None
     strings = strings.astype("string")
-    distinct = strings.nunique()
+    distinct = pd.Series(strings.unique())
     for separator in AUTO_SEPARATORS:
         contains = strings.str.contains(separator, regex=False)
         if contains.mean() < _SPLIT_MIN_SHARE:
             continue
-        parts = strings.str.split(separator).explode().str.strip()
+        parts = distinct.str.split(separator).explode().str.strip()
         parts = parts[parts != ""]
-        if 0 < parts.nunique() < _SPLIT_MAX_DISTINCT * distinct:
+        n_parts = parts.nunique()
+        # Joined values share their parts (each genre is in many combinations); free
+        # text with the separator in it does not (most parts of titles are unique).
+        if 0 < n_parts < distinct.size and parts.size >= _SPLIT_MIN_SHARING * n_parts:
             return separator
     return None
 
@@ -581,8 +586,10 @@ class FeatureEncoder:
             rows.append({"column": encoding.column, "kind": encoding.kind,
                          "separator": encoding.separator, "automatic": encoding.automatic,
                          "n_features": count})
-        return pd.DataFrame(rows, columns=["column", "kind", "separator", "automatic",
-                                           "n_features"])
+        frame = pd.DataFrame(rows, columns=["column", "kind", "separator", "automatic",
+                                            "n_features"])
+        frame["separator"] = pd.Series([row["separator"] for row in rows], dtype=object)
+        return frame
 
     # -------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
