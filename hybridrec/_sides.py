@@ -134,37 +134,6 @@ class Side:
         return FeatureMatrix(self.matrix, self.mapper, names, self.n_identity,
                              bool(self.normalize), dict(self.bin_edges))
 
-    def feature_names(self, columns: np.ndarray) -> np.ndarray:
-        """Names of model feature columns: the key for an identity column, else the
-        side-feature name."""
-        columns = np.asarray(columns)
-        names = np.empty(columns.size, dtype=object)
-        is_identity = columns < self.n_identity
-        names[is_identity] = self.mapper.keys.to_numpy(dtype=object)[columns[is_identity]]
-        names[~is_identity] = self.names[columns[~is_identity] - self.n_identity]
-        return names
-
-    # ------------------------------------------------------------------- lookups
-    def rows(self, keys: Any, name: str, hint: str = "") -> np.ndarray:
-        """Rows of ``keys``; ``KeyError`` naming a few unknown keys otherwise."""
-        keys = key_array(keys, name)
-        rows = self.mapper.transform(keys, unknown="ignore", name=name)
-        if np.any(rows < 0):
-            bad = pd.unique(np.asarray(keys, dtype=object)[rows < 0])
-            raise KeyError(f"{name}: {bad.size} unknown key(s) {show_keys(bad)}.{hint}")
-        return rows
-
-    def feature_positions(self, names: Any, argument: str) -> np.ndarray:
-        """Positions of side-feature names in :attr:`names`; ``KeyError`` for unknown."""
-        if not self.has_side_features:
-            raise ValueError(f"this model has no {self.name} side features.")
-        names = np.asarray(key_array(names, argument), dtype=object)
-        positions = pd.Index(self.names).get_indexer(pd.Index(names))
-        if np.any(positions < 0):
-            raise KeyError(f"{argument}: unknown {self.name} feature(s) "
-                           f"{show_keys(names[positions < 0])}; e.g. {show_keys(self.names)}.")
-        return positions
-
     # ------------------------------------------------------------------ encoding
     def encode(self, features: Any, argument: str) -> tuple[np.ndarray, sp.csr_matrix]:
         """Keys and raw side-feature rows (over :attr:`names`) of a features argument.

@@ -344,12 +344,22 @@ def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
     New users and items are added (identity features on, side features from the
     given frames; feature-frame rows of other unknown keys are added as cold entities);
     entities known only by their features that appear in the batch get their identity
-    feature switched on. Then the model trains on the batch for ``epochs`` epochs with
-    every stored interaction still a positive: all parameters (``fold_in=False``), or
-    only the identity rows of the entities this batch adds or warms (``fold_in=True``;
-    every other parameter stays bit-identical). A fold-in with new items visits every
-    stored interaction, so the new items are drawn as negatives for everybody else's
-    positives, as in a full retrain; otherwise only the batch is visited.
+    feature switched on. Every stored interaction stays a positive throughout.
+
+    First the fold-in: for ``epochs`` epochs only the identity rows of the entities this
+    batch adds or warms move (every other parameter stays bit-identical). With new
+    items every stored interaction is visited, so the new items are drawn as negatives
+    for everybody else's positives, as in a full retrain (visiting only their own
+    positives pushed them above everything); with new users only, the batch. That is all
+    of ``fold_in=True``.
+
+    ``fit_partial`` (``fold_in=False``) then trains the whole model on the batch plus a fresh random share
+    ``replay`` of the stored interactions each epoch. On the batch alone, new items (all
+    of whose positives are in it) are too rarely drawn as negatives and crowd the lists:
+    on MovieLens 100k with 150 users and 100 items added in one batch, ``replay=1`` kept
+    the new items' share of top-10 slots at the retrain's (0.07-0.13) and precision@10
+    at 0.97-1.0x a full retrain; 0.5 let the share reach 0.16-0.25, 0 reached 0.57-0.71
+    (precision 0.72-0.76x).
     """
     model = _copy_model(state.model)
     before = {name: len(state.side(name)) for name in SIDES}

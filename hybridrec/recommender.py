@@ -270,12 +270,8 @@ class Recommender(ParamsMixin):
         their identity feature. The new entities are first folded in (as ``fold_in``),
         then the whole model trains for ``epochs`` epochs on the batch plus a fresh random
         share ``replay`` of the stored interactions each epoch; every known interaction
-        stays a positive (never sampled as a negative). Without replay, new items (all of
-        whose positives are in the batch) are too rarely drawn as negatives and crowd the
-        lists: measured on MovieLens 100k (150 users and 100 items added in one batch),
-        ``replay=1`` kept the new items' share of top-10 slots at the retrain's
-        (0.07-0.13) and precision@10 at 0.97-1.0x a full retrain; 0.5 let the share
-        reach 0.16-0.25, 0 reached 0.57-0.71.
+        stays a positive (never sampled as a negative). Why replay: see
+        ``hybridrec._updates.updated_state``.
 
         Parameters
         ----------
@@ -353,44 +349,40 @@ class Recommender(ParamsMixin):
 
     @update
     def add_users(self, user_features: pd.DataFrame | FeatureMatrix) -> Recommender:
-        """Add cold-start users known by their features only (no training).
+        """Add cold-start users, known by their features only (no training).
 
         Parameters
         ----------
         user_features : pandas.DataFrame or FeatureMatrix
-            One row per new user, keyed by the user column.
+            One row per new user, keyed by the user column, with the training frame's
+            feature columns (encoded by ``user_encoder_``).
 
         Returns
         -------
         Recommender
-            ``self``.
+            ``self``; the users get recommendations from their side features.
 
         Raises
         ------
         ValueError
-            Already known users, or a model without user side features.
+            Users that are already known, or a model without user side features.
         """
         self._state = grown_state(self._fitted, "user", user_features, "user_features")
         return self
 
     @update
     def add_items(self, item_features: pd.DataFrame | FeatureMatrix) -> Recommender:
-        """Add cold-start items known by their features only (no training).
+        """The item-side ``add_users``: cold-start items, scored by their side features
+        and recommendable at once (not drawn as negatives until they have interactions).
 
         Parameters
         ----------
         item_features : pandas.DataFrame or FeatureMatrix
-            One row per new item, keyed by the item column.
 
         Returns
         -------
         Recommender
             ``self``.
-
-        Raises
-        ------
-        ValueError
-            Already known items, or a model without item side features.
         """
         self._state = grown_state(self._fitted, "item", item_features, "item_features")
         return self

@@ -682,6 +682,14 @@ def _assemble(side: sp.csr_matrix, names: np.ndarray, mapper: IdMapper, identity
                          dict(bin_edges or {}))
 
 
+def _entity_rows(frame: pd.DataFrame, id_col: Hashable, mapper: IdMapper | None,
+                 unknown: str) -> tuple[pd.DataFrame, np.ndarray, IdMapper]:
+    """The frame rows whose key the mapper knows (or all, fitting a new mapper), their
+    mapper rows, and the mapper (see ``map_keys`` for ``unknown``)."""
+    rows, mapper, keep = map_keys(frame[id_col], mapper, unknown, id_col)
+    return (frame if keep is None else frame.loc[keep]), rows, mapper
+
+
 def _rows_to_mapper(encoded: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
     """Move encoded frame rows to mapper rows ``rows`` (equal rows add up)."""
     coo = encoded.tocoo()
@@ -773,9 +781,7 @@ def features_from_frame(
         )
     encoder = FeatureEncoder(categorical=categorical, numeric=numeric, raw=raw,
                              multi_valued=multi_valued, flags=flags, n_bins=n_bins)
-    rows, mapper, keep = map_keys(frame[id_col], mapper, unknown, id_col)
-    if keep is not None:
-        frame = frame.loc[keep]
+    frame, rows, mapper = _entity_rows(frame, id_col, mapper, unknown)
     encoded = encoder.fit_transform(frame, id_col)
     side = _rows_to_mapper(encoded, rows, len(mapper))
     return _assemble(side, encoder.names_, mapper, identity, normalize, encoder.bin_edges_)
@@ -838,9 +844,7 @@ def features_from_long_frame(
         raise ValueError("feature_cols must name at least one column.")
     check_frame(frame, "frame", [id_col] + columns + ([weight_col] if weight_col is not None
                                                       else []))
-    rows, mapper, keep = map_keys(frame[id_col], mapper, unknown, id_col)
-    if keep is not None:
-        frame = frame.loc[keep]
+    frame, rows, mapper = _entity_rows(frame, id_col, mapper, unknown)
     if len(columns) == 1:
         values = frame[columns[0]]
         if is_list_column(values):

@@ -136,51 +136,34 @@ def _lightfm_cold_auc(train: pd.DataFrame, cold_rows: pd.DataFrame, side: str,
     return float(auc_score(model, test, train_full, **{f"{side}_features": matrix}).mean())
 
 
-def cold_items_run(data: MovieLens, seed: int) -> dict[str, float]:
-    """Cold-item AUC: 100 items held out of training (all their ratings are the test),
-    added by their genres (``add_items``), or given only in fit's item features, against
-    hybridrec.LightFM on the equivalent hand-built matrix."""
+def cold_start_run(data: MovieLens, seed: int, side: str) -> dict[str, float]:
+    """Cold-start AUC of 100 held-out entities of ``side`` (all their ratings are the
+    test) described by their features (items: genres; users: gender, age, occupation):
+    added with ``add_items`` / ``add_users``, given only in fit's feature frame, and for
+    users ``recommend(user_features=...)`` (checked equal to ``add_users``' lists);
+    against hybridrec.LightFM on the equivalent hand-built matrix."""
+    other = "item" if side == "user" else "user"
     train, _ = split(data, seed)
-    cold = held_out(data, "item", 100, seed)
-    warm_train = train[~train["item"].isin(cold)]
-    cold_rows = data.ratings[data.ratings["item"].isin(cold)
-                             & data.ratings["user"].isin(warm_train["user"])]
-    genres = data.genres
+    cold = held_out(data, side, 100, seed)
+    warm_train = train[~train[side].isin(cold)]
+    cold_rows = data.ratings[data.ratings[side].isin(cold)
+                             & data.ratings[other].isin(warm_train[other])]
+    features = data.genres if side == "item" else data.users
+    argument = f"{side}_features"
     added = Recommender(**PARAMS, random_state=seed).fit(
-        warm_train, "user", "item", item_features=genres[~genres["item"].isin(cold)])
-    added.add_items(genres[genres["item"].isin(cold)])
+        warm_train, "user", "item", **{argument: features[~features[side].isin(cold)]})
+    frame = features[features[side].isin(cold)]
+    if side == "user":
+        from_features = added.recommend(frame["user"], k=10, user_features=frame)
+        added.add_users(frame)
+        pd.testing.assert_frame_equal(from_features, added.recommend(frame["user"], k=10))
+    else:
+        added.add_items(frame)
     at_fit = Recommender(**PARAMS, random_state=seed).fit(warm_train, "user", "item",
-                                                          item_features=genres)
+                                                          **{argument: features})
 
     def auc(rec: Recommender) -> float:
         return float(rec.evaluate(cold_rows, metrics=("auc",))["mean"].iloc[0])
 
-    return {"add_items": auc(added), "features_at_fit": auc(at_fit),
-            "lightfm": _lightfm_cold_auc(warm_train, cold_rows, "item", genres, seed)}
-
-
-def cold_users_run(data: MovieLens, seed: int) -> dict[str, float]:
-    """Cold-user AUC: 100 users held out (all their ratings are the test), described by
-    gender, age and occupation: ``add_users``, only in fit's user features, and
-    ``recommend(user_features=...)`` (checked equal to ``add_users``' lists), against
-    hybridrec.LightFM on the equivalent hand-built matrix."""
-    train, _ = split(data, seed)
-    cold = held_out(data, "user", 100, seed)
-    warm_train = train[~train["user"].isin(cold)]
-    cold_rows = data.ratings[data.ratings["user"].isin(cold)
-                             & data.ratings["item"].isin(warm_train["item"])]
-    users = data.users
-    added = Recommender(**PARAMS, random_state=seed).fit(
-        warm_train, "user", "item", user_features=users[~users["user"].isin(cold)])
-    frame = users[users["user"].isin(cold)]
-    from_features = added.recommend(frame["user"], k=10, user_features=frame)
-    added.add_users(frame)
-    pd.testing.assert_frame_equal(from_features, added.recommend(frame["user"], k=10))
-    at_fit = Recommender(**PARAMS, random_state=seed).fit(warm_train, "user", "item",
-                                                          user_features=users)
-
-    def auc(rec: Recommender) -> float:
-        return float(rec.evaluate(cold_rows, metrics=("auc",))["mean"].iloc[0])
-
-    return {"add_users": auc(added), "features_at_fit": auc(at_fit),
-            "lightfm": _lightfm_cold_auc(warm_train, cold_rows, "user", users, seed)}
+    return {"added": auc(added), "features_at_fit": auc(at_fit),
+            "lightfm": _lightfm_cold_auc(warm_train, cold_rows, side, features, seed)}
