@@ -353,9 +353,10 @@ def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
     positives pushed them above everything); with new users only, the batch. That is all
     of ``fold_in=True``.
 
-    ``fit_partial`` (``fold_in=False``) then trains the whole model on the batch plus a fresh random share
-    ``replay`` of the stored interactions each epoch. On the batch alone, new items (all
-    of whose positives are in it) are too rarely drawn as negatives and crowd the lists:
+    ``fit_partial`` (``fold_in=False``) then trains the whole model on the batch plus a
+    fresh random share ``replay`` of the stored interactions each epoch. On the batch
+    alone, new items (all of whose positives are in it) are too rarely drawn as
+    negatives and crowd the lists:
     on MovieLens 100k with 150 users and 100 items added in one batch, ``replay=1`` kept
     the new items' share of top-10 slots at the retrain's (0.07-0.13) and precision@10
     at 0.97-1.0x a full retrain; 0.5 let the share reach 0.16-0.25, 0 reached 0.57-0.71

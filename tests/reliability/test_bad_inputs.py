@@ -664,7 +664,7 @@ CLI_CASES = [
     ("fit --components 0", ["fit", "{f}/train.csv", "--components", "0", "--out",
                             "{f}/model.hrec"], "no_components must be >= 1"),
     ("fit missing column", ["fit", "{f}/train.csv", "--user-col", "uid", "--out",
-                            "{f}/model.hrec"], r"no column\(s\) \['uid'\]"),
+                            "{f}/model.hrec"], r"has no column 'uid'"),
     ("fit unreadable CSV", ["fit", "{f}/bad.csv", "--out", "{f}/model.hrec"],
      "cannot read interactions file"),
     ("fit missing weight column", ["fit", "{f}/train.csv", "--weight-col", "weight",
