@@ -71,8 +71,11 @@ def movielens(args: argparse.Namespace) -> list[list[str]]:
     if lightfm is not None:
         # The same embeddings in LightFM's own class, in the Recommender's row order.
         theirs = lightfm.LightFM(no_components=64).fit(seen, epochs=0)
-        theirs.user_biases, theirs.user_embeddings = recommender._representations("user")
-        theirs.item_biases, theirs.item_embeddings = recommender._representations("item")
+        snapshot = recommender.scoring_snapshot()
+        theirs.user_biases, theirs.user_embeddings = (snapshot.user_biases,
+                                                      snapshot.user_vectors)
+        theirs.item_biases, theirs.item_embeddings = (snapshot.item_biases,
+                                                      snapshot.item_vectors)
         steps[("LightFM predict loop", 1)] = lambda: _lightfm_loop(theirs, n_users, n_items,
                                                                    seen, 10)
     timings = time_interleaved(steps, args.repeats)
