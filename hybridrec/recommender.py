@@ -390,7 +390,8 @@ class Recommender(ParamsMixin):
     # ------------------------------------------------------------------ reads
     def recommend(self, users: Any = None, k: int = 10, exclude_seen: bool = True,
                   items: Any = None, filter_items: Any = None,
-                  user_features: Features = None) -> pd.DataFrame:
+                  user_features: Features = None, *, item_biases: bool = True,
+                  popularity_penalty: float = 0.0, diversity: float = 0.0) -> pd.DataFrame:
         """Top-``k`` items for each user.
 
         Parameters
@@ -407,12 +408,24 @@ class Recommender(ParamsMixin):
         user_features : pandas.DataFrame or FeatureMatrix, optional
             Features of users not seen in training (cold start from features alone);
             rows of known users are ignored.
+        item_biases : bool, default True
+            False ranks by ``user . item`` without the item biases, which otherwise
+            pull every list towards the same popular items.
+        popularity_penalty : float >= 0, default 0
+            Rank by ``score - popularity_penalty * log(1 + n_i)``, ``n_i`` being item
+            ``i``'s training interactions.
+        diversity : float in [0, 1], default 0
+            Maximal-marginal-relevance re-rank: each next item trades relevance against
+            its largest cosine similarity to the items already listed, with this weight.
+            (Trade-offs measured in ``benchmarks/README.md``.)
 
         Returns
         -------
         pandas.DataFrame
             ``user, item, score, rank`` (rank 1..k), users in the order asked, keys in the
-            caller's types; ``score = user . item + user bias + item bias``.
+            caller's types; ``score = user . item + user bias + item bias``. With any
+            ranking control a ``ranking_score`` column holds what the list was ranked by
+            (before a diversity re-rank).
 
         Raises
         ------
@@ -434,8 +447,9 @@ class Recommender(ParamsMixin):
             if extra is not None:
                 users = np.concatenate([users, np.asarray(extra.keys, dtype=object)])
         allowed = queries.allowed_items(state.item.mapper, items, filter_items)
+        controls = queries.ranking_controls(item_biases, popularity_penalty, diversity)
         return queries.recommend(snapshot, users, k, exclude_seen, allowed, self.num_threads,
-                                 extra, _COLD_HINT)
+                                 extra, _COLD_HINT, controls)
 
     def similar_items(self, items: Any, k: int = 10) -> pd.DataFrame:
         """Most similar items (cosine of the learned representations; never itself).
