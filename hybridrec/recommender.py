@@ -643,6 +643,25 @@ class Recommender(ParamsMixin):
 
         return save_recommender(self.get_params(), self._fitted, path)
 
+    def export(self, path: str | Path) -> Path:
+        """Write the fitted model for serving outside Python: Parquet files of every
+        user's and item's final vector and bias (``score = u . v + b_u + b_i``), the keys,
+        the side features and the training interactions, plus ``manifest.json``
+        (``hybridrec.export`` documents the layout; needs pyarrow).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory (replaced if it exists).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from .export import export_recommender
+
+        return export_recommender(self.get_params(), self._fitted, path)
+
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
         """Load a file written by :meth:`save` (any format version).
