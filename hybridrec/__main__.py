@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
                              choices=["warp", "bpr", "logistic", "warp-kos"])
     demo_parser.add_argument("--components", type=int, default=32)
     demo_parser.add_argument("--epochs", type=int, default=15)
-    demo_parser.add_argument("--threads", type=int, default=1)
+    demo_parser.add_argument("--threads", type=int, default=None,
+                             help="numba threads (default: every core available, at most "
+                                  "NUMBA_NUM_THREADS)")
     demo_parser.add_argument("--seed", type=int, default=0)
     demo_parser.set_defaults(handler=demo)
     add_commands(commands)
