@@ -47,7 +47,7 @@ class DemoSettings:
     loss: str = "warp"
     components: int = 32
     epochs: int = 15
-    threads: int = 1
+    threads: int = 1               # the command defaults to default_num_threads()
     seed: int = 0
 
 
@@ -121,11 +121,12 @@ def cold_chance_precision(data: DemoData, k: int) -> float:
     """Expected cold precision@k of a random ranking of the cold items.
 
     A random top-k of ``n`` cold items holds each of a user's ``c`` cold test items with
-    probability ``k / n``, so its precision@k is ``c / n`` (for ``k <= n``), averaged over
-    the users with cold test items (the users the metric counts).
+    probability ``min(k, n) / n``, so its precision@k is ``c min(k, n) / (n k)``, averaged
+    over the users with cold test items (the users the metric counts).
     """
     per_user = np.diff(data.cold_test.indptr)
-    return float(np.mean(per_user[per_user > 0]) / len(data.cold_items))
+    n = len(data.cold_items)
+    return float(np.mean(per_user[per_user > 0]) * min(k, n) / (n * k))
 
 
 def _cold_only(matrix: sp.csr_matrix, cold_items: np.ndarray) -> sp.csr_matrix:
