@@ -6,11 +6,15 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
+from hybridrec import LightFM
 from hybridrec._threads import default_num_threads
 from hybridrec.data import synthetic
+from hybridrec.demo import DemoSettings, K, cold_chance_precision, cold_precision, make_data
 
 TABLE_ROW = re.compile(r"^(LightFM \([^)]*\))\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+"
                        r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$", re.MULTILINE)
@@ -82,6 +86,43 @@ def test_demo_shows_explained_recommendations(transcript):
     lines = re.findall(r"^    i\d+ \(topic\d+(?:, cold item)?\) score -?[0-9.]+  because you "
                        r"liked i\d+ \(topic\d+, sim -?[0-9.]+\)", transcript, re.MULTILINE)
     assert len(lines) == 15, transcript
+
+
+@pytest.mark.parametrize("items", [200, 20])      # 20 items: fewer cold items than K
+def test_cold_chance_level_is_the_mean_precision_of_random_rankings(items):
+    data = make_data(DemoSettings(users=300, items=items, seed=3))
+    truth = data.cold_test[:, data.cold_items].toarray() > 0
+    truth = truth[truth.any(axis=1)]                 # the users the metric counts
+    rng = np.random.default_rng(0)
+    means = []
+    for _ in range(400):
+        order = rng.random(truth.shape).argsort(axis=1)[:, :K]
+        hits = np.take_along_axis(truth, order, axis=1).sum(axis=1)
+        means.append(np.mean(hits / K))
+    error = np.std(means) / np.sqrt(len(means))
+    assert abs(np.mean(means) - cold_chance_precision(data, K)) <= 4 * error + 1e-12
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_cold_precision_ranks_only_the_cold_items(hybrid):
+    data = make_data(DemoSettings(users=300, items=200, seed=1))
+    features = data.item_features if hybrid else None
+    model = LightFM(no_components=8, random_state=0).fit(data.train, item_features=features,
+                                                         epochs=3)
+    # NumPy reference: every user with cold test items scores the cold items only,
+    # takes the top K and counts the hits.
+    rows = (data.item_features if hybrid
+            else sp.identity(len(data.items), dtype=np.float32, format="csr"))[data.cold_items]
+    user_biases, user_vectors = model.get_user_representations()
+    item_biases, item_vectors = model.get_item_representations(rows)
+    truth = data.cold_test[:, data.cold_items].toarray() > 0
+    users = np.flatnonzero(truth.any(axis=1))
+    scores = (user_vectors[users] @ item_vectors.T + user_biases[users, None]
+              + item_biases[None, :])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    expected = np.mean(np.take_along_axis(truth[users], top, axis=1).sum(axis=1) / K)
+    assert cold_precision(model, data, features, K, num_threads=1) == pytest.approx(
+        expected, abs=1e-6)
 
 
 def test_synthetic_data_frames_and_determinism():
