@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 import threading
 from collections.abc import Iterator
 
@@ -35,6 +36,21 @@ def check_num_threads(num_threads: object) -> int:
             "NUMBA_NUM_THREADS environment variable before importing hybridrec."
         )
     return num_threads
+
+
+def default_num_threads() -> int:
+    """The cores this process may run on, at most the threads numba was started with.
+
+    The default of the commands that train (``python -m hybridrec demo``): every core
+    the process is allowed to use (its CPU affinity, which a container or ``taskset``
+    may restrict), bounded by ``numba.config.NUMBA_NUM_THREADS`` (numba refuses more,
+    and a user who lowered it asked for fewer).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no sched_getaffinity
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
 
 
 #: Serialises parallel kernel launches across Python threads: numba's workqueue

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._warmup import announce_compilation, time_without_compilation, watch_kernels
 from .data import time_decay
 from .persist import ModelFileError
 from .recommender import Recommender
@@ -192,15 +193,19 @@ def fit_command(args: argparse.Namespace) -> int:
     recommender = Recommender(loss=args.loss, no_components=args.components,
                               epochs=args.epochs, num_threads=args.threads,
                               random_state=args.seed, negative_mixing=mixing)
-    recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
-                    weight_col=weight_col, user_features=user_features,
-                    item_features=item_features, verbose=True, negatives=negatives,
-                    user_feature_spec=_feature_spec(args, "user"),
-                    item_feature_spec=_feature_spec(args, "item"))
+    # The first run on a machine compiles kernels: announce it when it starts, and report
+    # the fit's time without it.
+    with watch_kernels(on_first_compile=announce_compilation(sys.stderr)) as kernels:
+        recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
+                        weight_col=weight_col, user_features=user_features,
+                        item_features=item_features, verbose=True, negatives=negatives,
+                        user_feature_spec=_feature_spec(args, "user"),
+                        item_feature_spec=_feature_spec(args, "item"))
     _describe_features(recommender)
     path = recommender.save(args.out)
     print(f"trained on {len(interactions)} interactions: {len(recommender.user_mapper_)} "
-          f"users, {len(recommender.item_mapper_)} items; saved to {path}", file=sys.stderr)
+          f"users, {len(recommender.item_mapper_)} items in "
+          f"{time_without_compilation(kernels)}; saved to {path}", file=sys.stderr)
     return 0
 
 
