@@ -87,6 +87,11 @@ class _EmbeddingLayer:
                                            shape=(self.num_embeddings, self.num_rows))
         return self._features
 
+    @property
+    def rows_per_id(self) -> int:
+        """How many table rows are summed into one id's embedding."""
+        return 1
+
     def is_identity(self) -> bool:
         """True when every id is exactly its own table row (no features needed)."""
         return self.padding_idx is None and self.num_rows == self.num_embeddings
@@ -234,6 +239,10 @@ class BloomEmbedding(_EmbeddingLayer):
     @property
     def num_rows(self) -> int:
         return self.compressed_num_embeddings
+
+    @property
+    def rows_per_id(self) -> int:
+        return self.num_hash_functions
 
     def is_identity(self) -> bool:
         return False

@@ -12,6 +12,8 @@ arguments onto the engine (chosen and measured on MovieLens 100K, see the README
   at Spotlight's tested settings;
 * ``l2``: the same objective, mean loss + ``l2 / 2 * ||params||^2``, i.e. the engine's
   ``user_alpha = item_alpha = l2`` (per-example decay of every parameter);
+* with ``BloomEmbedding`` layers that rate is divided by ``num_hash_functions`` (an id
+  sums that many rows, each stepped by adagrad; see ``engine_learning_rate``);
 * ``batch_size`` does not change anything (there are no minibatches); it is validated;
 * initialisation: Spotlight's (embeddings normal with standard deviation
   ``1 / embedding_dim``, biases zero), drawn from the engine's generator.
@@ -157,7 +159,7 @@ class FactorizationModel:
                              "new BilinearNet for a new model.")
         engine = LightFM(no_components=net.dimension, loss=self._engine_loss(),
                          learning_schedule="adagrad",
-                         learning_rate=self.engine_learning_rate(),
+                         learning_rate=self.engine_learning_rate(net),
                          item_alpha=float(self.l2), user_alpha=float(self.l2),
                          random_state=self.random_state,
                          num_negative_samples=self._engine_negatives())
@@ -175,9 +177,16 @@ class FactorizationModel:
         self._num_users, self._num_items = interactions.num_users, interactions.num_items
         self._net = net
 
-    def engine_learning_rate(self) -> float:
-        """The engine's adagrad learning rate: ``learning_rate`` times the loss's factor."""
-        return float(self.learning_rate) * self.LEARNING_RATE_SCALES[self.loss]
+    def engine_learning_rate(self, net: BilinearNet | None = None) -> float:
+        """The engine's adagrad learning rate: ``learning_rate`` times the loss's factor,
+        divided by the number of table rows summed into an id (``net.rows_per_id``).
+
+        Adagrad steps every row of an example by about the learning rate, so an id made
+        of ``h`` hashed rows (``BloomEmbedding``) would move ``h`` times as fast as a
+        plain embedding; the division keeps the per-id step of a plain embedding.
+        """
+        rows = 1 if net is None else net.rows_per_id
+        return float(self.learning_rate) * self.LEARNING_RATE_SCALES[self.loss] / rows
 
     def _check_input(self, user_ids: object, item_ids: object,
                      allow_items_none: bool = False) -> None:

@@ -99,6 +99,12 @@ class BilinearNet:
         """The embedding dimension the layers share."""
         return self.user_embeddings.embedding_dim
 
+    @property
+    def rows_per_id(self) -> int:
+        """The most table rows summed into one user's or item's embedding (1 for plain
+        embeddings, ``num_hash_functions`` for a ``BloomEmbedding``)."""
+        return max(self.user_embeddings.rows_per_id, self.item_embeddings.rows_per_id)
+
     def features(self, side: str) -> sp.csr_matrix | None:
         """The engine's feature matrix for ``side`` ("user" or "item"), ``None`` for the
         identity (the engine's fast path)."""
