@@ -257,6 +257,14 @@ def test_representation_checks():
     net = BilinearNet(10, data.num_items)
     with pytest.raises(ValueError, match="representation has 10 users"):
         ImplicitFactorizationModel(representation=net).fit(data)
+    # A larger net: parameters for all its ids, predictions for the fitted range only.
+    net = BilinearNet(100, 80, embedding_dim=4)
+    model = ImplicitFactorizationModel(representation=net, n_iter=1).fit(data)
+    assert net.user_embeddings.weight.shape == (100, 4)
+    assert net.user_embeddings(np.array([99])).shape == (1, 4)
+    assert model.predict(0).shape == (60,)
+    with pytest.raises(ValueError, match="Maximum user id greater"):
+        model.predict(50)
     # The representation's dimension wins over embedding_dim, as in Spotlight.
     net = BilinearNet(data.num_users, data.num_items, embedding_dim=6)
     model = ImplicitFactorizationModel(embedding_dim=50, representation=net, n_iter=1)

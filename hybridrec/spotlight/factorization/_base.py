@@ -163,9 +163,10 @@ class FactorizationModel:
                          item_alpha=float(self.l2), user_alpha=float(self.l2),
                          random_state=self.random_state,
                          num_negative_samples=self._engine_negatives())
-        # Create the engine's parameter arrays (no training), then give them Spotlight's
-        # initial values from the engine's own generator.
-        empty = sp.coo_matrix((interactions.num_users, interactions.num_items), dtype=np.float32)
+        # Create the engine's parameter arrays (no training) for every id of the net's
+        # layers, then give them Spotlight's initial values from the engine's generator.
+        empty = sp.coo_matrix((net.user_embeddings.num_embeddings,
+                               net.item_embeddings.num_embeddings), dtype=np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "no stored entries": on purpose
             engine.fit_partial(empty, user_features=net.features("user"),
