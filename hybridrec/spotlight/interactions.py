@@ -249,10 +249,15 @@ class Interactions:
         first_row = np.cumsum(windows) - windows
         window_index = np.arange(len(row_user)) - np.repeat(first_row, windows)
         end = counts[row_user] - window_index * step  # items [end - length, end) of the user
-        position = end[:, None] - length + np.arange(length)[None, :]
-        valid = position >= 0
         sequences = np.zeros((len(row_user), length), dtype=np.int32)
-        sequences[valid] = items[(starts[row_user][:, None] + position)[valid]]
+        offsets = np.arange(length) - length
+        # Rows are filled in blocks so the int64 index temporaries stay near 4M entries.
+        block = max(1, (1 << 22) // length)
+        for first in range(0, len(row_user), block):
+            rows = slice(first, first + block)
+            position = end[rows, None] + offsets[None, :]
+            valid = position >= 0
+            sequences[rows][valid] = items[(starts[row_user[rows]][:, None] + position)[valid]]
         sequence_users = users[row_user].astype(np.int32)
         if min_sequence_length is not None:
             long_enough = sequences[:, -minimum] != 0

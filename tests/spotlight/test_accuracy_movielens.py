@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from hybridrec.spotlight.cross_validation import random_train_test_split
-from hybridrec.spotlight.evaluation import mrr_score, rmse_score
+from hybridrec.spotlight.evaluation import mrr_score, precision_recall_score, rmse_score
 from hybridrec.spotlight.factorization.explicit import ExplicitFactorizationModel
 from hybridrec.spotlight.factorization.implicit import ImplicitFactorizationModel
 from hybridrec.spotlight.factorization.representations import BilinearNet
@@ -141,3 +141,22 @@ def test_user_ids_beyond_fitted_range(movielens_100k):
     train.num_users += 1
     with pytest.raises(ValueError, match="Maximum user id greater"):
         model.fit(train)
+
+
+@pytest.mark.parametrize("k", [1, [1, 1], [1, 1, 1], [5, 10]])
+def test_precision_recall_shapes(movielens_100k, k):
+    # Spotlight's test_precision_recall (a BPR model fitted for one epoch).
+    train, test = _split(movielens_100k, 42)
+    model = ImplicitFactorizationModel(loss="bpr", n_iter=1, batch_size=1024,
+                                       learning_rate=1e-2, l2=1e-6,
+                                       random_state=np.random.RandomState(42))
+    model.fit(train)
+    precision, recall = precision_recall_score(model, test, train, k=k)
+    assert precision.shape == recall.shape
+    n_users = len(np.unique(test.user_ids))
+    if not isinstance(k, list):
+        assert precision.shape == (n_users,)
+    else:
+        assert precision.shape == (n_users, len(k))
+    # Far better than chance (k / n_items) after one epoch.
+    assert precision.mean() > 0.05
