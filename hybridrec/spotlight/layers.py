@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from ._compat import SPARSE_REASON, warn_no_effect
 from ._hashing import murmurhash3_32
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ class _EmbeddingLayer:
         if padding_idx is not None:
             padding_idx = _count(padding_idx, "padding_idx", 0)
         self.padding_idx = padding_idx
-        # Ignored: hybridrec's updates are sparse anyway (an example touches its own rows).
+        if sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON)
         self.sparse = bool(sparse)
         self._engine: LightFM | None = None
         self._attribute: str | None = None
@@ -165,7 +167,7 @@ class ScaledEmbedding(_EmbeddingLayer):
     padding_idx : int, optional
         An id whose embedding is fixed at zero.
     sparse : bool, default False
-        Accepted for compatibility and ignored: hybridrec's updates are always sparse.
+        ``True`` warns that it has no effect: hybridrec's updates are always sparse.
     """
 
 
@@ -203,7 +205,8 @@ class BloomEmbedding(_EmbeddingLayer):
     num_hash_functions : int, default 4
         At most ``len(SEEDS)`` (24).
     bag : bool, default False
-        Spotlight's choice of PyTorch module; the same sums here, so ignored.
+        Spotlight's choice of PyTorch module (the same sums); ``True`` warns that it has
+        no effect.
     padding_idx : int or None, default 0
         ``None``: no padding id, every table row is trainable.
     """
@@ -232,6 +235,9 @@ class BloomEmbedding(_EmbeddingLayer):
         if self.num_hash_functions > len(SEEDS):
             raise ValueError(f"Can use at most {len(SEEDS)} hash functions "
                              f"({self.num_hash_functions} requested).")
+        if bag:
+            warn_no_effect("bag=True", "Spotlight's EmbeddingBag variant computes the same "
+                           "sums of hashed rows, which the feature matrix does here.")
         self.bag = bool(bag)
         self._masks = SEEDS[:self.num_hash_functions]
         self._hashes: np.ndarray | None = None

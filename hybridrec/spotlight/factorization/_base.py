@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...model import LightFM
+from .._compat import SPARSE_REASON, warn_no_effect
 from ..interactions import Interactions
 from .representations import BilinearNet
 
@@ -112,6 +113,11 @@ class FactorizationModel:
             raise ValueError("random_state must be None, a numpy.random.RandomState, a "
                              f"Generator or a non-negative int, got {rs!r}.")
 
+    def _warn_pytorch_only(self) -> None:
+        """Warn about accepted arguments that change nothing (at construction)."""
+        if self.sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON, stacklevel=4)
+
     def _init_state(self) -> None:
         # Spotlight's names: set at the first fit.
         self._num_users: int | None = None
@@ -148,7 +154,7 @@ class FactorizationModel:
         net = self.representation
         if net is None:
             net = BilinearNet(interactions.num_users, interactions.num_items,
-                              self.embedding_dim, sparse=self.sparse)
+                              self.embedding_dim)
         for side, needed in (("user", interactions.num_users), ("item", interactions.num_items)):
             available = getattr(net, f"num_{side}s")
             if needed > available:

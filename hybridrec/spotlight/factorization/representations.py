@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from .._compat import SPARSE_REASON, warn_no_effect
 from ..layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class BilinearNet:
         The biases follow the layer's rows (hashed for a ``BloomEmbedding``; Spotlight
         keeps a full bias per id there).
     sparse : bool, default False
-        Accepted for compatibility and ignored: hybridrec's updates are always sparse.
+        ``True`` warns that it has no effect: hybridrec's updates are always sparse.
 
     Attributes
     ----------
@@ -80,6 +81,8 @@ class BilinearNet:
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
+        if sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON)
         self.sparse = bool(sparse)
         self.user_embeddings = _layer(user_embedding_layer, self.num_users, self.embedding_dim,
                                       "user_embedding_layer")
