@@ -231,6 +231,47 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=INDEX)
 
 
+def as_row_mask(rows: object, n_rows: int, name: str, what: str) -> np.ndarray:
+    """The kernels' trainable-rows mask from feature-row indices.
+
+    Parameters
+    ----------
+    rows : array-like of int or None
+        Indices of the rows that may change (duplicates allowed, any order); ``None``:
+        every row. An empty sequence freezes every row.
+    n_rows : int
+        Number of rows (``0 <= index < n_rows``).
+    name : str
+        Argument name, for error messages.
+    what : str
+        What the rows are (e.g. ``"item feature rows"``), for error messages.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n_rows,) or (0,)
+        1 for a trainable row, 0 for a frozen one; the empty array when every row is
+        trainable (the kernels' unmasked path).
+    """
+    if rows is None:
+        return np.zeros(0, dtype=np.uint8)
+    if isinstance(rows, np.ndarray) and rows.dtype == np.bool_:
+        raise ValueError(
+            f"{name} must hold indices of {what}, got a boolean array of shape "
+            f"{rows.shape}; pass np.flatnonzero(mask) for a boolean mask."
+        )
+    indices = as_id_array(rows, name)
+    if indices.size and indices.max() >= n_rows:
+        raise ValueError(
+            f"{name} contains index {int(indices.max())}, but the model has {n_rows} "
+            f"{what} (indices 0..{n_rows - 1})."
+        )
+    mask = np.zeros(n_rows, dtype=np.uint8)
+    mask[indices] = 1
+    if n_rows and mask.all():
+        return np.zeros(0, dtype=np.uint8)
+    return mask
+
+
 def is_integer(value: object) -> bool:
     """True for Python and numpy integers, False for booleans (which Python counts as
     integers, but which are never a meaningful count, size or id)."""

@@ -29,6 +29,7 @@ from ._validation import (
     as_features,
     as_id_array,
     as_interactions,
+    as_row_mask,
     identity_features,
 )
 from .kernels import epoch_inputs, losses, scoring, updates
@@ -47,6 +48,12 @@ _PARAMETER_ARRAYS = (
     "embeddings", "embedding_gradients", "embedding_momentum",
     "biases", "bias_gradients", "bias_momentum",
 )
+_SIDES = ("user", "item")
+
+
+def _every_row() -> np.ndarray:
+    """The kernels' trainable mask meaning "every row trains" (an empty uint8 array)."""
+    return np.zeros(0, dtype=np.uint8)
 
 
 @dataclass
@@ -387,22 +394,88 @@ class LightFM(ParamsMixin):
             raise ValueError(_NOT_FITTED)
 
     def _initialize(self, n_item_features: int, n_user_features: int) -> None:
-        rng = self.random_state_
-        d = self.no_components
-        # Items are drawn first, as in LightFM; U[-0.5, 0.5) / d.
+        # Items are drawn first, as in LightFM.
         for side, rows in (("item", n_item_features), ("user", n_user_features)):
-            embeddings = ((rng.random((rows, d), dtype=np.float32) - np.float32(0.5))
-                          / np.float32(d))
-            setattr(self, f"{side}_embeddings", np.ascontiguousarray(embeddings))
-            setattr(self, f"{side}_biases", np.zeros(rows, dtype=np.float32))
-            if self.learning_schedule == "adagrad":
-                setattr(self, f"{side}_embedding_gradients", np.ones((rows, d), np.float32))
-                setattr(self, f"{side}_bias_gradients", np.ones(rows, np.float32))
-            else:
-                setattr(self, f"{side}_embedding_gradients", np.zeros((rows, d), np.float32))
-                setattr(self, f"{side}_bias_gradients", np.zeros(rows, np.float32))
-            setattr(self, f"{side}_embedding_momentum", np.zeros((rows, d), np.float32))
-            setattr(self, f"{side}_bias_momentum", np.zeros(rows, np.float32))
+            for suffix, array in self._fresh_rows(rows).items():
+                setattr(self, f"{side}_{suffix}", array)
+
+    def _fresh_rows(self, rows: int) -> dict[str, np.ndarray]:
+        """Newly initialised parameters for ``rows`` feature rows, keyed by suffix of
+        ``_PARAMETER_ARRAYS``: embeddings U[-0.5, 0.5) / d drawn from ``random_state_``
+        (LightFM's initialisation), zero biases, accumulators at the schedule's start
+        (1 for adagrad, 0 for adadelta) and zero momentum."""
+        d = self.no_components
+        embeddings = ((self.random_state_.random((rows, d), dtype=np.float32)
+                       - np.float32(0.5)) / np.float32(d))
+        accumulator = np.ones if self.learning_schedule == "adagrad" else np.zeros
+        return {
+            "embeddings": np.ascontiguousarray(embeddings),
+            "embedding_gradients": accumulator((rows, d), np.float32),
+            "embedding_momentum": np.zeros((rows, d), np.float32),
+            "biases": np.zeros(rows, dtype=np.float32),
+            "bias_gradients": accumulator(rows, np.float32),
+            "bias_momentum": np.zeros(rows, np.float32),
+        }
+
+    @_writes
+    def _insert_rows(self, side: str, position: int | None, count: int) -> np.ndarray:
+        """Insert ``count`` freshly initialised feature rows into one side's parameters.
+
+        The rows get ``_initialize``'s values (embeddings drawn from ``random_state_``,
+        which is created from ``random_state`` first if missing; zero biases; the
+        schedule's starting accumulators; zero momentum). The rows at ``position`` and
+        after move down by ``count``. Each of the side's six arrays is replaced by a new
+        array (never resized in place), so a reader holding the old arrays keeps valid
+        ones; the other side is untouched.
+
+        Parameters
+        ----------
+        side : {'user', 'item'}
+        position : int or None
+            Index the first new row gets, ``0 <= position <= n_rows``; ``None`` appends.
+        count : int
+            Number of rows, ``>= 0`` (0 changes nothing and draws nothing).
+
+        Returns
+        -------
+        numpy.ndarray of int32
+            The new rows' indices, ``position .. position + count - 1``.
+
+        Raises
+        ------
+        ValueError
+            An unfitted model, an unknown side, or a position or count out of range.
+        """
+        self._check_initialized()
+        if side not in _SIDES:
+            raise ValueError(f"side must be 'user' or 'item', got {side!r}.")
+        n_rows = self._embedding_rows(side)
+        if position is None:
+            position = n_rows
+        elif (isinstance(position, (bool, np.bool_))
+              or not isinstance(position, numbers.Integral)):
+            raise ValueError(f"position must be an integer or None, got {position!r}.")
+        elif not 0 <= position <= n_rows:
+            raise ValueError(
+                f"position must be in 0..{n_rows} (the model has {n_rows} {side} feature "
+                f"rows; {n_rows} or None appends), got {position}."
+            )
+        if (isinstance(count, (bool, np.bool_)) or not isinstance(count, numbers.Integral)
+                or count < 0):
+            raise ValueError(f"count must be a non-negative integer, got {count!r}.")
+        position, count = int(position), int(count)
+        if count:
+            if self.random_state_ is None:
+                self.random_state_ = _make_generator(self.random_state)
+            for suffix, fresh in self._fresh_rows(count).items():
+                name = f"{side}_{suffix}"
+                current = getattr(self, name)
+                grown = np.empty((n_rows + count, *current.shape[1:]), dtype=current.dtype)
+                grown[:position] = current[:position]
+                grown[position:position + count] = fresh
+                grown[position + count:] = current[position:]
+                setattr(self, name, grown)
+        return np.arange(position, position + count, dtype=_config.INDEX)
 
     def _side_arrays(self, side: str) -> list[np.ndarray]:
         return [getattr(self, f"{side}_{suffix}") for suffix in _PARAMETER_ARRAYS]
@@ -436,7 +509,7 @@ class LightFM(ParamsMixin):
         ------
         ValueError
             A missing or non-float32 array, shapes that do not fit ``no_components`` or
-            each other, non-finite embeddings or biases, NaN accumulators, or an invalid
+            each other, non-finite parameters or accumulators, or an invalid
             generator state. Nothing is changed then.
         """
         arrays = {}
@@ -469,7 +542,7 @@ class LightFM(ParamsMixin):
             for name, array in previous.items():
                 setattr(self, name, array)
             raise ValueError("holds non-finite parameters (NaN or inf embeddings or biases, "
-                             "or NaN accumulators); such a model cannot predict.")
+                             "or accumulators); such a model cannot predict.")
         self.random_state_ = generator
 
     @contextlib.contextmanager
@@ -498,75 +571,10 @@ class LightFM(ParamsMixin):
                 self.random_state_ = np.random.default_rng()
             self.random_state_.bit_generator.state = snapshot.generator_state
 
-    # TEMPORARY (lead): stand-ins for the row operations being built on branch `kern`
-    # (kernel masks); replaced when that branch is merged.
-    def _insert_rows(self, side: str, position: int | None, count: int) -> np.ndarray:
-        """Insert ``count`` fresh feature rows of ``side`` at ``position`` (None: append),
-        initialised as ``_initialize`` does; returns their indices."""
-        self._check_initialized()
-        if self.random_state_ is None:
-            self.random_state_ = _make_generator(self.random_state)
-        n = getattr(self, f"{side}_embeddings").shape[0]
-        position = n if position is None else int(position)
-        d = self.no_components
-        init = ((self.random_state_.random((count, d), dtype=np.float32) - np.float32(0.5))
-                / np.float32(d))
-        accumulator = 1.0 if self.learning_schedule == "adagrad" else 0.0
-        fresh = {"embeddings": init,
-                 "embedding_gradients": np.full((count, d), accumulator, np.float32),
-                 "embedding_momentum": np.zeros((count, d), np.float32),
-                 "biases": np.zeros(count, np.float32),
-                 "bias_gradients": np.full(count, accumulator, np.float32),
-                 "bias_momentum": np.zeros(count, np.float32)}
-        for suffix, values in fresh.items():
-            name = f"{side}_{suffix}"
-            setattr(self, name, np.ascontiguousarray(
-                np.insert(getattr(self, name), position, values, axis=0)))
-        return np.arange(position, position + count)
-
-    def _fit_partial_rows(self, interactions, user_features=None, item_features=None,
-                          sample_weight=None, epochs=1, num_threads=1,
-                          trainable_user_features=None, trainable_item_features=None):
-        """``fit_partial`` with only the given feature rows trainable (None: all)."""
-        saved = {}
-        for side, rows in (("user", trainable_user_features), ("item", trainable_item_features)):
-            if rows is None:
-                continue
-            for suffix in ("embedding_gradients", "bias_gradients"):
-                name = f"{side}_{suffix}"
-                array = getattr(self, name)
-                frozen = np.ones(array.shape[0], dtype=bool)
-                frozen[np.asarray(rows, dtype=np.int64)] = False
-                saved[name] = (frozen, array[frozen].copy())
-                array[frozen] = np.inf
-        alphas = (self.user_alpha, self.item_alpha)
-        if saved:
-            self.user_alpha = self.item_alpha = 0.0
-        try:
-            self.fit_partial(interactions, user_features=user_features,
-                             item_features=item_features, sample_weight=sample_weight,
-                             epochs=epochs, num_threads=num_threads)
-        finally:
-            self.user_alpha, self.item_alpha = alphas
-            for name, (frozen, values) in saved.items():
-                getattr(self, name)[frozen] = values
-        return self
-
     def _is_healthy(self) -> bool:
-        """Embeddings and biases finite; accumulators free of NaN.
-
-        Accumulators may legitimately hold +inf (``Recommender.fold_in`` freezes rows
-        that way), so only NaN counts against them.
-        """
-        for side in ("item", "user"):
-            for suffix in _PARAMETER_ARRAYS:
-                array = getattr(self, f"{side}_{suffix}")
-                if suffix in ("embeddings", "biases"):
-                    if not np.isfinite(array).all():
-                        return False
-                elif np.isnan(array).any():
-                    return False
-        return True
+        """Every parameter and accumulator finite (frozen rows are a kernel mask, so no
+        array ever holds an infinity on purpose)."""
+        return all(np.isfinite(getattr(self, name)).all() for name in self._state_names())
 
     def _check_finite(self) -> None:
         if not self._is_healthy():
@@ -688,6 +696,61 @@ class LightFM(ParamsMixin):
                                  epochs, num_threads, fresh=False)
         return self._fit_prepared(prepared, epochs, num_threads, verbose)
 
+    @_writes
+    def _fit_partial_rows(self, interactions: sp.spmatrix,
+                          user_features: sp.spmatrix | None = None,
+                          item_features: sp.spmatrix | None = None,
+                          sample_weight: sp.coo_matrix | None = None, epochs: int = 1,
+                          num_threads: int = 1, trainable_user_features: object = None,
+                          trainable_item_features: object = None) -> LightFM:
+        """``fit_partial`` with only some feature rows trainable, the others frozen.
+
+        Every example is visited as in ``fit_partial`` (same shuffling, sampling, loss,
+        learning schedule and L2), and frozen rows take part in scoring as usual (they
+        are read, e.g. drawn as negatives, and enter the gradients of the rows that do
+        train); they are just never stepped and never decayed by L2, so their
+        embeddings, biases, accumulators and momenta stay bit-identical. The L2 decay of
+        an example is derived from the steps it actually takes (an example that steps
+        no trainable row adds none). With every row of both sides trainable the result
+        is ``fit_partial``'s, float for float.
+
+        Parameters
+        ----------
+        interactions, user_features, item_features, sample_weight, epochs, num_threads
+            As in ``fit_partial``.
+        trainable_user_features, trainable_item_features : array-like of int, optional
+            Indices of the feature rows (rows of ``user_embeddings`` /
+            ``item_embeddings``) whose parameters may change; ``None`` (default): every
+            row of that side; an empty sequence: none. With identity features, feature
+            row ``r`` is user / item ``r``.
+
+        Returns
+        -------
+        LightFM
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            An unfitted model (there are no rows to freeze yet), indices that are not
+            integers in ``0 .. n_rows - 1``, any input ``fit_partial`` refuses, or
+            divergence (the epoch is rolled back as in ``fit_partial``).
+        """
+        self._validate_params()
+        if self.item_embeddings is None or self.user_embeddings is None:
+            raise ValueError(
+                "_fit_partial_rows freezes rows of a fitted model, but this model has no "
+                "parameters yet: fit it first (or call fit_partial)."
+            )
+        prepared = self._prepare(interactions, user_features, item_features, sample_weight,
+                                 epochs, num_threads, fresh=False)
+        trainable = tuple(
+            as_row_mask(rows, self._embedding_rows(side), f"trainable_{side}_features",
+                        f"{side} feature rows")
+            for side, rows in (("user", trainable_user_features),
+                               ("item", trainable_item_features)))
+        return self._fit_prepared(prepared, epochs, num_threads, False, trainable)
+
     def _prepare(self, interactions: object, user_features: object, item_features: object,
                  sample_weight: object, epochs: object, num_threads: object, fresh: bool
                  ) -> tuple[Interactions, FeatureMatrix, FeatureMatrix]:
@@ -707,8 +770,9 @@ class LightFM(ParamsMixin):
         item_matrix = self._features(item_features, "item", n_items, "interactions", fresh)
         return data, user_matrix, item_matrix
 
-    def _fit_prepared(self, prepared: tuple, epochs: int, num_threads: int, verbose: bool
-                      ) -> LightFM:
+    def _fit_prepared(self, prepared: tuple, epochs: int, num_threads: int, verbose: bool,
+                      trainable: tuple[np.ndarray, np.ndarray] | None = None) -> LightFM:
+        """The epoch loop; ``trainable`` = the (user, item) row masks of ``_run_epoch``."""
         data, user_matrix, item_matrix = prepared
         num_threads = check_num_threads(num_threads)
         if data.nnz == 0:
@@ -732,7 +796,8 @@ class LightFM(ParamsMixin):
         for epoch in self._progress(epochs, verbose):
             backup = self._snapshot(into=backup)
             try:
-                self._run_epoch(data, user_matrix, item_matrix, extra, num_threads)
+                self._run_epoch(data, user_matrix, item_matrix, extra, num_threads,
+                                trainable)
                 healthy = self._is_healthy()
             except BaseException:
                 self._restore_snapshot(backup)
@@ -825,7 +890,12 @@ class LightFM(ParamsMixin):
                 float(self.negative_mixing))
 
     def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
-                   item_matrix: FeatureMatrix, extra: tuple, num_threads: int) -> None:
+                   item_matrix: FeatureMatrix, extra: tuple, num_threads: int,
+                   trainable: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """One epoch. ``trainable``: the (user, item) uint8 masks of the rows that may
+        change (see ``kernels.losses``; empty = every row), default every row."""
+        if trainable is None:
+            trainable = (_every_row(), _every_row())
         rng = self.random_state_
         # Only examples that can produce an update are visited, in a random order.
         positive_only = self.loss != "logistic" and self.loss not in _config.EXPLICIT_LOSSES
@@ -849,7 +919,7 @@ class LightFM(ParamsMixin):
         if self.loss == "bpr" and self._sampled_bpr():
             kernel = losses.fit_sampled
         regularised = self.item_alpha > 0 or self.user_alpha > 0
-        # L2 is applied as a decay of every parameter after each chunk of examples
+        # L2 is applied as a decay of every (trainable) parameter after each chunk of examples
         # (exactly what per-example weight decay amounts to, without touching every
         # parameter per example). Without L2 the whole epoch is one chunk.
         chunk = n
@@ -872,7 +942,7 @@ class LightFM(ParamsMixin):
                 kernel(data.user_ids, data.item_ids, data.values, data.weights,
                        order[start:start + chunk],
                        *user_matrix.kernel_args(), *item_matrix.kernel_args(),
-                       *user_arrays, *item_arrays,
+                       *user_arrays, *item_arrays, *trainable,
                        float(self.learning_rate), float(self.rho), float(self.epsilon),
                        self.learning_schedule == "adadelta",
                        float(self.user_alpha), float(self.item_alpha),
@@ -885,11 +955,12 @@ class LightFM(ParamsMixin):
                     # Rescaling every parameter costs a pass over all of them, so a
                     # small pending decay (< 0.1 %) waits for the next chunk; the epoch
                     # always ends with nothing pending.
-                    for side, log_decay in zip(("user", "item"), pending, strict=True):
+                    for side, log_decay, mask in zip(_SIDES, pending, trainable,
+                                                     strict=True):
                         if log_decay > 0 and (last or log_decay > _DECAY_BATCH):
                             updates.decay_parameters(getattr(self, f"{side}_embeddings"),
                                                      getattr(self, f"{side}_biases"),
-                                                     float(np.exp(-log_decay)))
+                                                     float(np.exp(-log_decay)), mask)
                     if last:
                         pending[:] = 0.0
                     else:
