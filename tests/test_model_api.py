@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 import pickle
+import warnings
 
 import numba
 import numpy as np
