@@ -216,9 +216,9 @@ class LightFM(ParamsMixin):
         ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only
         (sample weights scale every update, also for ``warp-kos``, which LightFM
         refuses). Stored values <= 0 (explicit negatives) differ by loss: ``bpr`` draws
-        its negative as LightFM does, as the item of a random stored interaction
-        (distinct (user, item) pairs, any value), redrawn while it is any stored entry of
-        the user, so explicit negatives are never its negatives; ``warp`` and
+        its negative as LightFM does, as the item of a random stored interaction (any
+        value), redrawn while it is any stored entry of the user, so explicit negatives
+        are never its negatives; ``warp`` and
         ``warp-kos`` treat only values > 0 as the user's positives, so explicit negatives
         may be the violators they push down (README, migration table). Explicit
         feedback, every stored value being a target (e.g. a rating):
@@ -734,13 +734,14 @@ class LightFM(ParamsMixin):
             # value, redrawn while it is any stored entry of the user (a disliked item is
             # "known", never an unobserved negative). On MovieLens 100k binarised to +-1
             # (LightFM's test_bpr_precision) this gives train / test AUC 0.915 / 0.876
-            # against 0.892 / 0.844 with positives-only sampling (3 seeds; benchmarks/
-            # bench_explicit_negatives.py). The pool is the items of the distinct stored
-            # (user, item) pairs, so a duplicate or conflicting entry does not tilt it.
-            # Without entries <= 0 both are the positives' lookup (no extra work).
-            stored = (positives if bool(np.all(data.values > 0))
-                      else self._membership(data, n_items, np.ones_like(data.values)))
-            negative_pool = stored[1]
+            # against 0.891 / 0.843 with positives-only sampling (5 seeds; benchmarks/
+            # bench_explicit_negatives.py). Without entries <= 0 the lookup and the pool
+            # are the positives' ones, as before (no extra work, the same draws).
+            if bool(np.all(data.values > 0)):
+                stored, negative_pool = positives, data.item_ids
+            else:
+                stored = self._membership(data, n_items, np.ones_like(data.values))
+                negative_pool = self._bpr_pool(data, positives)
             if self._sampled_bpr():
                 return (*stored, negative_pool, _config.BPR_MAX_REDRAWS,
                         int(self.num_negative_samples), losses.SAMPLED_BPR,
@@ -776,6 +777,20 @@ class LightFM(ParamsMixin):
         if data.shape[0] * -(-n_items // 64) * 8 <= _config.POSITIVES_BITSET_MAX_BYTES:
             bits = epoch_inputs.positives_bitset(data.shape[0], n_items, indptr, indices)
         return indptr, indices, bits
+
+    @staticmethod
+    def _bpr_pool(data: Interactions, positives: tuple) -> np.ndarray:
+        """Item ids of the stored entries (duplicates included, as LightFM draws them),
+        without the entries <= 0 of pairs that are also positives: a like stored beside a
+        dislike of the same item counts once, as the like (as in ``_known_negatives``)."""
+        non_positive = ~(data.values > 0)
+        indptr, indices = positives[:2]
+        liked = sp.csr_matrix((np.ones(indices.shape[0], dtype=bool), indices, indptr),
+                              shape=data.shape)
+        conflicting = np.zeros(data.nnz, dtype=bool)
+        conflicting[non_positive] = np.asarray(
+            liked[data.user_ids[non_positive], data.item_ids[non_positive]]).ravel()
+        return np.ascontiguousarray(data.item_ids[~conflicting])
 
     def _sampled_bpr(self) -> bool:
         """BPR through ``fit_sampled`` (several negatives or explicit negatives); else

@@ -203,3 +203,43 @@ def test_scikit_learn_is_not_imported_by_hybridrec():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------- BPR sampling with explicit negatives
+def _bpr_arguments(matrix: sp.coo_matrix) -> tuple:
+    from hybridrec._validation import as_interactions
+
+    data = as_interactions(matrix, None)
+    return data, LightFM(loss="bpr")._loss_arguments(data, matrix.shape[1])
+
+
+def test_bpr_negatives_follow_lightfm_on_explicit_negatives():
+    """LightFM's rule: a negative is the item of a random stored entry (any value),
+    redrawn while it is any stored entry of the user; a dislike stored beside a like of
+    the same item counts once, as the like."""
+    rows = np.array([0, 0, 0, 1, 1, 2, 2, 2, 0], dtype=np.int32)
+    cols = np.array([0, 1, 2, 2, 3, 4, 4, 0, 0], dtype=np.int32)
+    values = np.array([1, -1, 0, 1, -1, 1, 1, -1, -1], dtype=np.float32)
+    #   user 0: likes 0, dislikes 1, stores a 0 for 2, and a dislike of 0 (conflict)
+    #   user 1: likes 2, dislikes 3; user 2: likes 4 twice (duplicate), dislikes 0
+    matrix = sp.coo_matrix((values, (rows, cols)), shape=(4, 6))
+    _, (indptr, indices, bits, pool, redraws) = _bpr_arguments(matrix)
+    stored = {user: set(indices[indptr[user]:indptr[user + 1]]) for user in range(4)}
+    assert stored == {0: {0, 1, 2}, 1: {2, 3}, 2: {0, 4}, 3: set()}
+    for user, items in stored.items():  # the bit table says the same
+        for item in range(6):
+            assert bool(bits[user, 0] >> np.uint64(item) & np.uint64(1)) == (item in items)
+    # Every entry's item, the duplicate twice, the conflicting dislike (user 0, item 0)
+    # left out.
+    np.testing.assert_array_equal(pool, [0, 1, 2, 2, 3, 4, 4, 0])
+    assert redraws >= 1
+
+
+def test_bpr_negatives_unchanged_without_explicit_negatives():
+    matrix = sp.random(20, 30, density=0.2, format="coo", random_state=0, dtype=np.float32)
+    data, (indptr, indices, _, pool, _) = _bpr_arguments(matrix)
+    np.testing.assert_array_equal(pool, data.item_ids)  # every positive entry, in order
+    csr = matrix.tocsr()
+    csr.sort_indices()
+    np.testing.assert_array_equal(indptr, csr.indptr)
+    np.testing.assert_array_equal(indices, csr.indices)

@@ -252,8 +252,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
         "is this draw a positive?" test; an empty table (large catalogues) falls back to
         a binary search of the CSR row.
     negative_pool : int32[p]
-        Item ids of the interactions (the model passes those of the distinct stored
-        pairs): drawing uniformly from it samples negatives from the empirical item
+        Item ids of the interactions (the model passes those of every stored entry):
+        drawing uniformly from it samples negatives from the empirical item
         distribution, as LightFM does.
     max_redraws : int
         Redraws allowed while the sampled item is a positive of the user.
