@@ -218,10 +218,10 @@ class LightFM(ParamsMixin):
         refuses). Stored values <= 0 (explicit negatives) differ by loss: ``bpr`` draws
         its negative as LightFM does, as the item of a random stored interaction (any
         value), redrawn while it is any stored entry of the user, so explicit negatives
-        are never its negatives; ``warp`` and
-        ``warp-kos`` treat only values > 0 as the user's positives, so explicit negatives
-        may be the violators they push down (README, migration table). Explicit
-        feedback, every stored value being a target (e.g. a rating):
+        are never its negatives; ``warp`` and ``warp-kos`` treat only values > 0 as the
+        user's positives, so explicit negatives may be the violators they push down
+        (README, migration table). Explicit feedback, every stored value being a target
+        (e.g. a rating):
         ``regression`` minimises the squared error and ``predict`` returns the rating
         estimate ``user_repr . item_repr + user_bias + item_bias``; ``poisson`` minimises
         the Poisson negative log-likelihood of the values (counts, ``>= 0``) with a log
@@ -389,7 +389,8 @@ class LightFM(ParamsMixin):
         self.random_state_: np.random.Generator | None = None
         #: One dict per epoch of the latest fit / fit_partial call (see ``fit``).
         self.history_: list[dict] = []
-        #: The epoch of that call whose state the model holds (0: none ran).
+        #: The epoch of that call whose state the model holds (0 if the call ran none,
+        #: None before any fit).
         self.best_epoch_: int | None = None
 
     def __sklearn_is_fitted__(self) -> bool:
