@@ -262,14 +262,16 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
     Extra parameters (see ``fit_logistic`` for the rest)
     ---------------------------------------------------
     positives_indptr, positives_indices : int32
-        CSR of each user's positive items, sorted within rows.
+        CSR of the items never used as a user's negative, sorted within rows (the model
+        passes every stored entry of the user, as LightFM does).
     positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
-        The same positives as a bit table (``epoch_inputs.positives_bitset``), for the
+        The same items as a bit table (``epoch_inputs.positives_bitset``), for the
         "is this draw a positive?" test; an empty table (large catalogues) falls back to
         a binary search of the CSR row.
     negative_pool : int32[p]
-        Item ids of all positive interactions: drawing uniformly from it samples negatives
-        from the empirical item distribution, as LightFM does.
+        Item ids of the interactions (the model passes those of every stored entry):
+        drawing uniformly from it samples negatives from the empirical item
+        distribution, as LightFM does.
     max_redraws : int
         Redraws allowed while the sampled item is a positive of the user.
     """

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._scoring import RankResult, prepare_test_train, rank_items
+from .._scoring import RankResult, check_identity_shape, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
 from ._aggregate import EvaluationParts, summarise
@@ -48,6 +48,10 @@ def _representations(model, user_features, item_features, n_users: int, n_items:
     user_vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     item_biases = np.ascontiguousarray(item_biases, dtype=np.float32)
+    # As lightfm.evaluation (through predict_rank): without feature matrices the test
+    # matrix must have exactly the model's users and items.
+    check_identity_shape((n_users, n_items), user_features is None, item_features is None,
+                         user_vectors.shape[0], item_vectors.shape[0])
     if user_vectors.shape[0] < n_users:
         raise ValueError(
             f"test_interactions has {n_users} users but the model represents only "
