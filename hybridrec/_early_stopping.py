@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import scipy.sparse as sp
 
-from ._ranking import prepare_test_train
+from ._scoring import prepare_test_train
 from ._threads import check_num_threads
 from .metrics.ranking import AT_K_METRICS, GLOBAL_METRICS, evaluate
 
