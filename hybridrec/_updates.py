@@ -173,11 +173,13 @@ def _negatives(frame: pd.DataFrame | None, argument: str, user: Side, item: Side
             "and has no use for dislikes; use an implicit loss ('warp', 'warp-kos', 'bpr', "
             "'logistic', ...) or leave negatives out.")
     if matrix.nnz and settings.loss != "logistic" and settings.negative_mixing == 0:
+        effect = ("they are only kept from being drawn as negatives (BPR redraws stored "
+                  "entries, as LightFM does)" if settings.loss == "bpr" else
+                  "they are stored and ignored in training")
         warnings.warn(
-            f"{argument}: {matrix.nnz} dislike(s) given, but loss={settings.loss!r} uses them "
-            "only with negative_mixing > 0 (it is 0): they are stored and ignored in "
-            "training. Set negative_mixing (e.g. 0.1) to train on them.",
-            UserWarning, stacklevel=5)
+            f"{argument}: {matrix.nnz} dislike(s) given, but loss={settings.loss!r} learns "
+            f"from them only with negative_mixing > 0 (it is 0): {effect}. Set "
+            "negative_mixing (e.g. 0.1) to train on them.", UserWarning, stacklevel=5)
     return int32_csr(matrix)
 
 
