@@ -90,8 +90,9 @@ def check_nnz(matrix: sp.spmatrix, name: str) -> None:
 
 
 @dataclass(frozen=True)
-class Interactions:
-    """Interactions as the kernels want them: parallel int32 / float32 arrays."""
+class KernelInteractions:
+    """Interactions as the kernels want them: parallel int32 / float32 arrays (the
+    kernel form; ``hybridrec.data.Interactions`` is the DataFrame builders' result)."""
 
     shape: tuple[int, int]
     user_ids: np.ndarray
@@ -105,7 +106,7 @@ class Interactions:
 
 
 def as_interactions(interactions: object, sample_weight: object, name: str = "interactions"
-                    ) -> Interactions:
+                    ) -> KernelInteractions:
     """Convert interactions (any sparse format and numeric dtype) and the sample weights.
 
     Parameters
@@ -157,12 +158,15 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
             raise ValueError(
                 f"sample_weight must be non-negative; got a minimum of {weights.min()}."
             )
-    return Interactions(coo.shape, user_ids, item_ids, values, weights)
+    return KernelInteractions(coo.shape, user_ids, item_ids, values, weights)
 
 
 @dataclass(frozen=True)
-class FeatureMatrix:
-    """A feature matrix in kernel form; ``identity=True`` means no CSR is used."""
+class KernelFeatures:
+    """A feature matrix in kernel form; ``identity=True`` means no CSR is used.
+
+    (``hybridrec.data.FeatureMatrix`` is the DataFrame builders' matrix with names and a
+    mapper.)"""
 
     n_rows: int
     n_features: int
@@ -178,12 +182,12 @@ class FeatureMatrix:
         return self.indptr, self.indices, self.data
 
 
-def identity_features(n: int) -> FeatureMatrix:
+def identity_features(n: int) -> KernelFeatures:
     """The identity feature matrix of size ``n`` (fast path: no CSR arrays)."""
-    return FeatureMatrix(n, n, True, None, None, None)
+    return KernelFeatures(n, n, True, None, None, None)
 
 
-def as_features(features: object, name: str) -> FeatureMatrix:
+def as_features(features: object, name: str) -> KernelFeatures:
     """Convert a user/item feature matrix to CSR float32 / int32, detecting the identity."""
     check_sparse(features, name)
     csr = sp.csr_matrix(features)
@@ -197,7 +201,7 @@ def as_features(features: object, name: str) -> FeatureMatrix:
             and np.array_equal(indices, np.arange(n_rows))
             and np.array_equal(indptr, np.arange(n_rows + 1))):
         return identity_features(n_rows)
-    return FeatureMatrix(n_rows, n_features, False, indptr, indices, data)
+    return KernelFeatures(n_rows, n_features, False, indptr, indices, data)
 
 
 def as_id_array(ids: object, name: str) -> np.ndarray:

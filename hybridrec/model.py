@@ -26,8 +26,8 @@ from ._params import InvalidParameterError, ParamsMixin
 from ._scoring import check_identity_shape, prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
 from ._validation import (
-    FeatureMatrix,
-    Interactions,
+    KernelFeatures,
+    KernelInteractions,
     as_features,
     as_id_array,
     as_interactions,
@@ -600,7 +600,7 @@ class LightFM(ParamsMixin):
         return None if embeddings is None else embeddings.shape[0]
 
     def _features(self, features: object, side: str, n_rows: int, what: str,
-                  fresh: bool = False) -> FeatureMatrix:
+                  fresh: bool = False) -> KernelFeatures:
         """Feature matrix for ``n_rows`` users/items, checked against the model's size.
 
         ``what`` says where ``n_rows`` comes from, for error messages; ``fresh`` skips
@@ -788,7 +788,7 @@ class LightFM(ParamsMixin):
 
     def _prepare(self, interactions: object, user_features: object, item_features: object,
                  sample_weight: object, epochs: object, num_threads: object, fresh: bool
-                 ) -> tuple[Interactions, FeatureMatrix, FeatureMatrix]:
+                 ) -> tuple[KernelInteractions, KernelFeatures, KernelFeatures]:
         """Validate and convert every input of ``fit`` / ``fit_partial``; change nothing."""
         if (isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral)
                 or epochs < 0):
@@ -896,7 +896,7 @@ class LightFM(ParamsMixin):
             return announce()
         return trange(epochs, desc="Epoch")
 
-    def _loss_arguments(self, data: Interactions, n_items: int) -> tuple:
+    def _loss_arguments(self, data: KernelInteractions, n_items: int) -> tuple:
         """The loss-specific trailing kernel arguments, built once per ``fit_partial``."""
         if self.loss == "logistic":
             return ()
@@ -940,7 +940,7 @@ class LightFM(ParamsMixin):
         return (*warp, int(self.k), int(self.n), *known)
 
     @staticmethod
-    def _membership(data: Interactions, n_items: int, values: np.ndarray) -> tuple:
+    def _membership(data: KernelInteractions, n_items: int, values: np.ndarray) -> tuple:
         """(indptr, indices, bits) of the distinct (user, item) cells with value > 0: the
         samplers' "may this item not be drawn as a negative?" lookup. The bit table is
         built when it is small enough to stay in cache, else it is empty and the kernels
@@ -953,7 +953,7 @@ class LightFM(ParamsMixin):
         return indptr, indices, bits
 
     @staticmethod
-    def _bpr_pool(data: Interactions, positives: tuple) -> np.ndarray:
+    def _bpr_pool(data: KernelInteractions, positives: tuple) -> np.ndarray:
         """Item ids of the stored entries (duplicates included, as LightFM draws them),
         without the entries <= 0 of pairs that are also positives: a like stored beside a
         dislike of the same item counts once, as the like (as in ``_known_negatives``)."""
@@ -971,7 +971,7 @@ class LightFM(ParamsMixin):
         LightFM's ``fit_bpr``."""
         return self.num_negative_samples > 1 or self.negative_mixing > 0.0
 
-    def _known_negatives(self, data: Interactions, positives: tuple) -> tuple:
+    def _known_negatives(self, data: KernelInteractions, positives: tuple) -> tuple:
         """(indptr, indices) CSR of each user's explicit negatives (value < 0), sorted,
         and the mixing probability: the trailing arguments of ``fit_sampled``,
         ``fit_warp`` and ``fit_warp_kos``. ``positives`` is the (indptr, indices, ...)
@@ -992,8 +992,8 @@ class LightFM(ParamsMixin):
         return (disliked.indptr.astype(_config.INDEX), disliked.indices.astype(_config.INDEX),
                 float(self.negative_mixing))
 
-    def _run_epoch(self, data: Interactions, user_matrix: FeatureMatrix,
-                   item_matrix: FeatureMatrix, extra: tuple, num_threads: int,
+    def _run_epoch(self, data: KernelInteractions, user_matrix: KernelFeatures,
+                   item_matrix: KernelFeatures, extra: tuple, num_threads: int,
                    trainable: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """One epoch. ``trainable``: the (user, item) uint8 masks of the rows that may
         change (see ``kernels.losses``; empty = every row), default every row."""
@@ -1118,7 +1118,7 @@ class LightFM(ParamsMixin):
             np.exp(out, out=out)
         return out
 
-    def _id_features(self, features: object, side: str, ids: np.ndarray) -> FeatureMatrix:
+    def _id_features(self, features: object, side: str, ids: np.ndarray) -> KernelFeatures:
         """Feature matrix covering every id in ``ids`` (ids must index its rows)."""
         largest = int(ids.max())
         if features is None:
@@ -1178,7 +1178,7 @@ class LightFM(ParamsMixin):
         result = rank_items(user_vectors, item_vectors, item_biases, test, train, num_threads)
         return sp.csr_matrix((result.ranks, test.indices, test.indptr), shape=test.shape)
 
-    def _representations(self, matrix: FeatureMatrix, side: str, n_rows: int
+    def _representations(self, matrix: KernelFeatures, side: str, n_rows: int
                          ) -> tuple[np.ndarray, np.ndarray]:
         """Representations of rows ``0 .. n_rows-1`` (views for the identity)."""
         embeddings = getattr(self, f"{side}_embeddings")
