@@ -49,7 +49,7 @@ class EarlyStopping:
     ``fit`` costs what it always did (its history has only ``epoch`` and ``train_time``).
 
     The configuration holds no state of a fit, so one object can serve many fits (and
-    ``clone``d estimators).
+    estimators copied by ``clone``).
 
     Parameters
     ----------

@@ -66,7 +66,7 @@ class FeatureParts:
     names: np.ndarray
 
     def positions(self, side: str, names: object, argument: str) -> np.ndarray:
-        """Positions of side-feature ``names`` in :attr:`names` (``KeyError`` naming
+        """Positions of side-feature ``names`` in ``self.names`` (``KeyError`` naming
         unknown ones, ``ValueError`` without side features)."""
         if self.names.size == 0:
             raise ValueError(f"this model has no {side} side features.")

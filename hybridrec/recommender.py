@@ -1,7 +1,7 @@
 """``hybridrec.Recommender``: DataFrames in, recommendations out.
 
 The facade is an orchestrator. Its fitted state is one immutable
-:class:`~hybridrec._fitted.FittedState` (model, the two sides' keys and features,
+``FittedState`` (``hybridrec._fitted``) (model, the two sides' keys and features,
 interactions, history), published by a single assignment when an update completes:
 
 - updates (``fit``, ``fit_partial``, ``fold_in``, ``add_users`` / ``add_items``) build a

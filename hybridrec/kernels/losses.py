@@ -90,7 +90,7 @@ def _flush_decay(reg_log_decay, block, decay):
 @jit.inline
 def _item_score(user_repr, item_indptr, item_indices, item_data, item, item_embeddings,
                 item_biases, scratch):
-    """``user_repr . repr(item) + bias(item)``; ``scratch`` receives ``repr(item)`` unless
+    """``dot(user_repr, repr(item)) + bias(item)``; ``scratch`` receives ``repr(item)`` unless
     the item features are the identity, where the row is read in place (no copy)."""
     if item_indptr is None:
         return dot_row(user_repr, item_embeddings, item) + np.float64(item_biases[item])
@@ -259,8 +259,10 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             positives_indptr, positives_indices, positives_bits, negative_pool, max_redraws):
     """One pass of BPR over the positive (value > 0) examples of ``order``.
 
-    Extra parameters (see ``fit_logistic`` for the rest)
-    ---------------------------------------------------
+    Parameters not listed here are as in ``fit_logistic``.
+
+    Parameters
+    ----------
     positives_indptr, positives_indices : int32
         CSR of the items never used as a user's negative, sorted within rows (the model
         passes every stored entry of the user, as LightFM does).
@@ -478,8 +480,10 @@ def fit_warp(user_ids, item_ids, values, weights, order,
              negatives_indptr, negatives_indices, negative_mixing):
     """One pass of WARP over the positive (value > 0) examples of ``order``.
 
-    Extra parameters (see ``fit_logistic`` for the rest)
-    ---------------------------------------------------
+    Parameters not listed here are as in ``fit_logistic``.
+
+    Parameters
+    ----------
     positives_indptr, positives_indices : int32
         CSR of each user's positive items, sorted within rows.
     positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]

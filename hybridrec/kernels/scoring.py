@@ -14,7 +14,7 @@ def predict_pairs(user_ids, item_ids,
                   item_indptr, item_indices, item_data,
                   user_embeddings, user_biases, item_embeddings, item_biases,
                   n_blocks, out):
-    """``out[p] = user_repr . item_repr + user_bias + item_bias`` for each pair ``p``.
+    """Score of each pair ``p``: ``out[p] = dot(user_repr, item_repr) + user_bias + item_bias``.
 
     Parameters
     ----------
@@ -45,7 +45,7 @@ def predict_pairs(user_ids, item_ids,
 @jit.parallel
 def representations(indptr, indices, data, n_rows, embeddings, biases,
                     out_embeddings, out_biases):
-    """Representation of rows ``0 .. n_rows-1`` into ``out_embeddings`` / ``out_biases``.
+    """Representation of rows ``range(n_rows)`` into ``out_embeddings`` / ``out_biases``.
 
     ``out_embeddings`` is float32[n_rows, d], ``out_biases`` float32[n_rows].
     """
@@ -431,7 +431,7 @@ def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indi
 
 @jit.serial
 def _score_tile(vectors, items_t, item_biases, start, stop, rows):
-    """Scores of 8 users for the items ``start .. stop - 1``, into ``rows[:, :stop - start]``.
+    """Scores of 8 users for the items ``range(start, stop)``, into ``rows[:, :stop - start]``.
 
     The same arithmetic as ``_score_users``, term for term (item bias, then the products
     of components ``0, 1, ...`` added one at a time in float32, no fused multiply-add),

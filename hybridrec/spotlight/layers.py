@@ -244,13 +244,16 @@ class BloomEmbedding(_EmbeddingLayer):
 
     @property
     def num_rows(self) -> int:
+        """Rows of the hashed parameter table (``compressed_num_embeddings``)."""
         return self.compressed_num_embeddings
 
     @property
     def rows_per_id(self) -> int:
+        """How many hashed rows are summed into one id's embedding."""
         return self.num_hash_functions
 
     def is_identity(self) -> bool:
+        """Always False: ids are hashed onto shared rows."""
         return False
 
     def hashed_indices(self) -> np.ndarray:

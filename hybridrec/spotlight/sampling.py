@@ -11,7 +11,7 @@ __all__ = ["sample_items"]
 
 def sample_items(num_items: int, shape: int | tuple[int, ...],
                  random_state: np.random.RandomState | None = None) -> np.ndarray:
-    """Item ids drawn uniformly from ``0 .. num_items - 1``.
+    """Item ids drawn uniformly from ``range(num_items)``.
 
     Parameters
     ----------

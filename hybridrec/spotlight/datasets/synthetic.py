@@ -38,7 +38,7 @@ def _build_transition_matrix(num_items: int, concentration_parameter: float,
 
 def _generate_sequences(num_steps: int, transition_matrix: np.ndarray, order: int,
                         random_state: np.random.RandomState) -> np.ndarray:
-    """``num_steps`` states of the order-``order`` chain (int32 in ``0 .. n - 1``)."""
+    """``num_steps`` states of the order-``order`` chain (int32 in ``range(n)``)."""
     cumulative = np.ascontiguousarray(np.cumsum(transition_matrix, axis=1))
     uniforms = random_state.rand(num_steps)
     state = random_state.randint(transition_matrix.shape[0], size=order, dtype=np.int64)
