@@ -329,6 +329,8 @@ def test_recommender_serves_while_it_is_updated(tag):
         thread.join(60)
     assert not failures, failures[:3]
     assert len(seen) > 5
+    # recommend() and the predict() above are two reads, so a publish may fall between
+    # them: each answer on its own must be one published state's answer, never a mix.
     for frame_seen, scores_seen in seen:
-        assert any(frame_seen.equals(frame_state) and np.array_equal(scores_seen, scores)
-                   for frame_state, scores in states)
+        assert any(frame_seen.equals(frame_state) for frame_state, _ in states)
+        assert any(np.array_equal(scores_seen, scores) for _, scores in states)
