@@ -34,6 +34,8 @@ from ._validation import (
     as_interactions,
     as_row_mask,
     identity_features,
+    is_integer,
+    is_real,
 )
 from .kernels import epoch_inputs, losses, scoring, updates
 
@@ -244,14 +246,14 @@ class LightFM(ParamsMixin):
     def _validate_params(self) -> None:
         def integer(name: str, minimum: int) -> None:
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            if not is_integer(value):
                 raise InvalidParameterError(f"{name} must be an integer, got {value!r}.")
             if value < minimum:
                 raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}.")
 
         def real(name: str, low: float, low_inclusive: bool, high: float | None = None) -> None:
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 raise InvalidParameterError(f"{name} must be a number, got {value!r}.")
             if not np.isfinite(value):
                 raise InvalidParameterError(f"{name} must be finite, got {value}.")
@@ -288,8 +290,7 @@ class LightFM(ParamsMixin):
                 f"k must be <= n (the k-th of n sampled positives is used), got k={self.k}, "
                 f"n={self.n}."
             )
-        if (isinstance(self.max_sampled, (bool, np.bool_))
-                or not isinstance(self.max_sampled, numbers.Integral) or self.max_sampled < 1):
+        if (not is_integer(self.max_sampled) or self.max_sampled < 1):
             raise InvalidParameterError(
                 f"max_sampled must be a positive integer, got {self.max_sampled!r}."
             )
@@ -299,7 +300,7 @@ class LightFM(ParamsMixin):
         real("item_alpha", 0.0, True)
         real("user_alpha", 0.0, True)
         rs = self.random_state
-        valid_seed = (isinstance(rs, numbers.Integral) and not isinstance(rs, (bool, np.bool_))
+        valid_seed = (is_integer(rs)
                       and 0 <= rs < 2**63)
         if not (rs is None or valid_seed
                 or isinstance(rs, (np.random.Generator, np.random.RandomState))):
@@ -386,15 +387,14 @@ class LightFM(ParamsMixin):
         n_rows = self._embedding_rows(side)
         if position is None:
             position = n_rows
-        elif (isinstance(position, (bool, np.bool_))
-              or not isinstance(position, numbers.Integral)):
+        elif (not is_integer(position)):
             raise ValueError(f"position must be an integer or None, got {position!r}.")
         elif not 0 <= position <= n_rows:
             raise ValueError(
                 f"position must be in 0..{n_rows} (the model has {n_rows} {side} feature "
                 f"rows; {n_rows} or None appends), got {position}."
             )
-        if (isinstance(count, (bool, np.bool_)) or not isinstance(count, numbers.Integral)
+        if (not is_integer(count)
                 or count < 0):
             raise ValueError(f"count must be a non-negative integer, got {count!r}.")
         position, count = int(position), int(count)
@@ -730,7 +730,7 @@ class LightFM(ParamsMixin):
                  sample_weight: object, epochs: object, num_threads: object, fresh: bool
                  ) -> tuple[KernelInteractions, KernelFeatures, KernelFeatures]:
         """Validate and convert every input of ``fit`` / ``fit_partial``; change nothing."""
-        if (isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral)
+        if (not is_integer(epochs)
                 or epochs < 0):
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
         check_num_threads(num_threads)

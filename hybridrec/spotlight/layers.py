@@ -20,12 +20,12 @@ looks embeddings up, as a PyTorch embedding layer does.
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import is_integer, is_real
 from ._compat import SPARSE_REASON, warn_no_effect
 from ._hashing import murmurhash3_32
 
@@ -46,7 +46,7 @@ SEEDS = [
 
 
 def _count(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
@@ -215,8 +215,7 @@ class BloomEmbedding(_EmbeddingLayer):
                  compression_ratio: float = 0.2, num_hash_functions: int = 4,
                  bag: bool = False, padding_idx: int | None = 0) -> None:
         super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx)
-        if isinstance(compression_ratio, (bool, np.bool_)) or not isinstance(
-                compression_ratio, numbers.Real) or not (
+        if not is_real(compression_ratio) or not (
                 np.isfinite(compression_ratio) and compression_ratio > 0):
             raise ValueError(f"compression_ratio must be a number > 0, got "
                              f"{compression_ratio!r}.")

@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from ..._validation import is_integer, is_real
 from ...model import LightFM
 from .._compat import SPARSE_REASON, warn_no_effect
 from ..interactions import Interactions
@@ -42,13 +43,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def _check_real(value: object, name: str, positive: bool) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+    if not is_real(value) \
             or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}.")
