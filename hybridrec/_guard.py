@@ -1,6 +1,6 @@
-"""Reads and updates of one object from several threads, without locks on the object.
+r"""Reads and updates of one object from several threads, without locks on the object.
 
-Two policies, both keeping their bookkeeping in module-level ``WeakKeyDictionary``\\ s
+Two policies, both keeping their bookkeeping in module-level ``WeakKeyDictionary``\ s
 (never on the instance, so pickling, ``copy.deepcopy`` and ``get_params`` are unaffected):
 
 - ``exclusive`` / ``update`` (``Recommender``): one update at a time; a second update

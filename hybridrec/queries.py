@@ -136,19 +136,24 @@ class ScoringSnapshot:
 
     @property
     def n_users(self) -> int:
+        """int: the number of users (rows of ``user_vectors``)."""
         return int(self.user_vectors.shape[0])
 
     @property
     def n_items(self) -> int:
+        """int: the number of items (rows of ``item_vectors``)."""
         return int(self.item_vectors.shape[0])
 
     def mapper(self, side: str) -> IdMapper:
+        """The id mapper of ``side`` (``"user"`` or ``"item"``)."""
         return self.user_mapper if side == "user" else self.item_mapper
 
     def vectors(self, side: str) -> np.ndarray:
+        """The representation vectors of ``side`` (``"user"`` or ``"item"``)."""
         return self.user_vectors if side == "user" else self.item_vectors
 
     def parts(self, side: str) -> FeatureParts:
+        """The feature-level parts of ``side``; raises ``ValueError`` when absent."""
         parts = self.user_parts if side == "user" else self.item_parts
         if parts is None:
             raise ValueError("this snapshot has no feature-level parts (made by "
@@ -277,6 +282,7 @@ class RankingControls:
 
     @property
     def active(self) -> bool:
+        """bool: whether these controls change the ranking at all."""
         return (not self.item_biases) or self.popularity_penalty > 0 or self.diversity > 0
 
     def ranking_biases(self, snapshot: ScoringSnapshot) -> np.ndarray:

@@ -239,7 +239,7 @@ def prefetch_row(indptr, row, embeddings, biases, write):
 
 @jit.serial
 def contains_sorted(indices, start, stop, value):
-    """Binary search: is ``value`` in the sorted slice ``indices[start:stop]``?"""
+    """Binary search: whether ``value`` is in the sorted slice ``indices[start:stop]``."""
     lo = start
     hi = stop
     while lo < hi:

@@ -180,7 +180,7 @@ _AT_K_DOC = """
 """
 
 
-def precision_at_k(model, test_interactions, train_interactions=None, k=10,
+def precision_at_k(model, test_interactions, train_interactions=None, k=10,  # noqa: D103 (__doc__ below)
                    user_features=None, item_features=None, preserve_rows=False,
                    num_threads=1, check_intersections=True) -> np.ndarray:
     return _at_k("precision", model, test_interactions, train_interactions, k, user_features,
@@ -191,7 +191,7 @@ precision_at_k.__doc__ = ("Fraction of the top ``k`` that are test items, per us
                           + _AT_K_DOC)
 
 
-def recall_at_k(model, test_interactions, train_interactions=None, k=10,
+def recall_at_k(model, test_interactions, train_interactions=None, k=10,  # noqa: D103 (__doc__ below)
                 user_features=None, item_features=None, preserve_rows=False,
                 num_threads=1, check_intersections=True) -> np.ndarray:
     return _at_k("recall", model, test_interactions, train_interactions, k, user_features,
@@ -203,7 +203,7 @@ recall_at_k.__doc__ = ("Fraction of the user's test items found in the top ``k``
                        "returns nan there).\n" + _AT_K_DOC)
 
 
-def ndcg_at_k(model, test_interactions, train_interactions=None, k=10,
+def ndcg_at_k(model, test_interactions, train_interactions=None, k=10,  # noqa: D103 (__doc__ below)
               user_features=None, item_features=None, preserve_rows=False,
               num_threads=1, check_intersections=True) -> np.ndarray:
     return _at_k("ndcg", model, test_interactions, train_interactions, k, user_features,
@@ -215,7 +215,7 @@ ndcg_at_k.__doc__ = ("Normalised discounted cumulative gain at ``k`` with binary
                      "ideal value for min(k, #test items).\n" + _AT_K_DOC)
 
 
-def map_at_k(model, test_interactions, train_interactions=None, k=10,
+def map_at_k(model, test_interactions, train_interactions=None, k=10,  # noqa: D103 (__doc__ below)
              user_features=None, item_features=None, preserve_rows=False,
              num_threads=1, check_intersections=True) -> np.ndarray:
     return _at_k("map", model, test_interactions, train_interactions, k, user_features,
@@ -227,7 +227,7 @@ map_at_k.__doc__ = ("Average precision at ``k`` per user (its mean over users is
                     "divided by min(k, #test items).\n" + _AT_K_DOC)
 
 
-def hit_rate_at_k(model, test_interactions, train_interactions=None, k=10,
+def hit_rate_at_k(model, test_interactions, train_interactions=None, k=10,  # noqa: D103 (__doc__ below)
                   user_features=None, item_features=None, preserve_rows=False,
                   num_threads=1, check_intersections=True) -> np.ndarray:
     return _at_k("hit_rate", model, test_interactions, train_interactions, k, user_features,
