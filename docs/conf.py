@@ -18,9 +18,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
 
-import hybridrec  # noqa: E402
-
 from _api import write_api_pages  # noqa: E402
+
+import hybridrec  # noqa: E402
 
 project = "hybridrec"
 author = "the hybridrec developers"
@@ -119,7 +119,8 @@ def _resolve_short_name(app, env, node, contnode):
         module = (node.get("py:module") or "").split(".")
         def shared(name):
             parts = name.split(".")
-            return next((i for i, (a, b) in enumerate(zip(parts, module)) if a != b),
+            return next((i for i, (a, b) in enumerate(zip(parts, module, strict=False))
+                         if a != b),
                         min(len(parts), len(module)))
         best = max(shared(name) for name in candidates)
         candidates = [name for name in candidates if shared(name) == best]
