@@ -116,18 +116,18 @@ class EarlyStopping:
                              f"{AT_K_METRICS + GLOBAL_METRICS}.")
         if num_threads is not None:
             check_num_threads(num_threads)
-        self.validation_interactions = validation_interactions
-        self.train_interactions = train_interactions
-        self.metric = metric
-        self.k = int(k)
-        self.patience = None if patience is None else int(patience)
-        self.min_delta = float(min_delta)
-        self.record = record
-        self.restore_best = bool(restore_best)
-        self.user_features = user_features
-        self.item_features = item_features
-        self.check_intersections = bool(check_intersections)
-        self.num_threads = num_threads
+        self.validation_interactions: sp.spmatrix = validation_interactions
+        self.train_interactions: sp.spmatrix | None = train_interactions
+        self.metric: str = metric
+        self.k: int = int(k)
+        self.patience: int | None = None if patience is None else int(patience)
+        self.min_delta: float = float(min_delta)
+        self.record: tuple[str, ...] = record
+        self.restore_best: bool = bool(restore_best)
+        self.user_features: sp.spmatrix | None = user_features
+        self.item_features: sp.spmatrix | None = item_features
+        self.check_intersections: bool = bool(check_intersections)
+        self.num_threads: int | None = num_threads
 
     def __repr__(self) -> str:
         """Short description (the matrices by shape)."""

@@ -9,6 +9,8 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 import numba
 
@@ -23,7 +25,7 @@ def _caller_stacklevel() -> int:
     """``warnings.warn`` stacklevel of the first frame outside hybridrec (and outside
     ``contextlib``, for ``with numba_threads(...)``): the user's call, so the warning
     points at the line that asked for the threads."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None:
         file = os.path.abspath(frame.f_code.co_filename)
@@ -34,7 +36,7 @@ def _caller_stacklevel() -> int:
     return level
 
 
-def check_num_threads(num_threads: object) -> int:
+def check_num_threads(num_threads: Any) -> int:
     """Validate ``num_threads`` and return the thread count to use, as an ``int``.
 
     A count above the number of threads numba was started with

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -164,11 +165,12 @@ def _train_epochs(model: LightFM, plan: Plan, run: Callable[[int, bool], None],
                   validation: Validation | None) -> tuple[list[dict], int]:
     if plan.replayed is None or plan.replay >= 1.0:
         run(epochs, fresh)
-        return _records(model.history_, validation), model.best_epoch_
+        return _records(model.history_, validation), cast(int, model.best_epoch_)  # fitted
     # A fresh replay sample every epoch: one epoch per call (no early stopping here).
     full_weights = weights.data.copy()
     # Drawn from the model's generator: reproducible with an int random_state, and
     # independent of num_threads.
+    assert model.random_state_ is not None  # replay updates a fitted model
     replay_rng = np.random.default_rng(model.random_state_.integers(1, 2**63))
     history: list[dict] = []
     for epoch in range(1, epochs + 1):

@@ -194,7 +194,7 @@ def _with_interactions(side: Side, matrix: sp.csr_matrix) -> Side:
 
 def _plan(user: Side, item: Side, positives: sp.csr_matrix, dislikes: sp.csr_matrix,
           stored: sp.csr_matrix, stored_negatives: sp.csr_matrix,
-          trainable: dict[str, np.ndarray | None] | None = None,
+          trainable: Mapping[str, np.ndarray | None] | None = None,
           replay: tuple[sp.csr_matrix, float] | None = None) -> _training.Plan:
     """A training plan over the items that have data (see ``_training``).
 

@@ -42,7 +42,7 @@ def _as_float32(values: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=FLOAT)
 
 
-def check_sparse(matrix: object, name: str) -> None:
+def check_sparse(matrix: Any, name: str) -> None:
     """Raise unless ``matrix`` is a usable 2-d scipy sparse matrix or array.
 
     Usable means: real (bool, integer or float) values, all finite; at most
@@ -105,7 +105,7 @@ class KernelInteractions:
         return int(self.user_ids.shape[0])
 
 
-def as_interactions(interactions: object, sample_weight: object, name: str = "interactions"
+def as_interactions(interactions: Any, sample_weight: Any, name: str = "interactions"
                     ) -> KernelInteractions:
     """Convert interactions (any sparse format and numeric dtype) and the sample weights.
 
@@ -287,7 +287,7 @@ def is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(value: object, name: str, minimum: int = 1) -> int:
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
     """Return ``value`` as an ``int``; ``ValueError`` naming ``name`` unless it is an
     integer ``>= minimum`` (booleans refused)."""
     if not is_integer(value) or value < minimum:
@@ -308,7 +308,7 @@ def check_bool(value: object, name: str) -> bool:
     return bool(value)
 
 
-def check_fraction(value: object, name: str) -> float:
+def check_fraction(value: Any, name: str) -> float:
     """Return ``value`` as a ``float``; ``ValueError`` unless a number in [0, 1]."""
     if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
@@ -327,7 +327,7 @@ def show_keys(values: Any) -> str:
 
 
 def check_frame(frame: Any, name: str, columns: Sequence[Hashable] = (),
-                kind: type = pd.DataFrame, kind_name: str = "pandas.DataFrame") -> Any:
+                kind: type[Any] = pd.DataFrame, kind_name: str = "pandas.DataFrame") -> Any:
     """Return ``frame``; ``TypeError`` unless it is a ``kind`` (a DataFrame type),
     ``ValueError`` naming the missing ones unless it holds every column of ``columns``."""
     if not isinstance(frame, kind):

@@ -20,9 +20,11 @@ _NOT_FITTED = "You must fit the model before trying to obtain predictions."
 class _RepresentationBaseline:
     """Scores = user_vectors . item_vectors + item_biases; subclasses fill the arrays."""
 
-    user_vectors_: np.ndarray | None = None
-    item_vectors_: np.ndarray | None = None
-    item_biases_: np.ndarray | None = None
+    # Set by the subclasses' ``fit``; None (the class default) until then, which every
+    # method refuses first (``_check_fitted``), so the methods read them as arrays.
+    user_vectors_: np.ndarray = None  # type: ignore[assignment]
+    item_vectors_: np.ndarray = None  # type: ignore[assignment]
+    item_biases_: np.ndarray = None  # type: ignore[assignment]
 
     def _check_fitted(self) -> None:
         if self.item_vectors_ is None:

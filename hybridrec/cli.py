@@ -113,8 +113,9 @@ def _known_dislikes(negatives: pd.DataFrame, interactions: pd.DataFrame,
     known = pd.Series(True, index=negatives.index)
     for side, column in (("user", user_col), ("item", item_col)):
         keys = pd.Index(interactions[column])
-        if features[side] is not None and column in features[side].columns:
-            keys = keys.append(pd.Index(features[side][column]))
+        frame = features[side]
+        if frame is not None and column in frame.columns:
+            keys = keys.append(pd.Index(frame[column]))
         known &= negatives[column].isin(keys)
     liked = negatives.set_index([user_col, item_col]).index.isin(
         interactions.set_index([user_col, item_col]).index)

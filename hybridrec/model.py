@@ -15,6 +15,7 @@ import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -100,7 +101,7 @@ def _writes(method: Callable) -> Callable:
     return wrapper
 
 
-def _make_generator(random_state: object) -> np.random.Generator:
+def _make_generator(random_state: Any) -> np.random.Generator:
     """A numpy Generator from ``random_state`` (None, int, Generator or RandomState)."""
     if random_state is None:
         return np.random.default_rng()
@@ -207,6 +208,11 @@ class LightFM(ParamsMixin):
         The same for users. All are ``None`` until the model is fitted.
     """
 
+    # The parameter arrays are assigned with setattr (``_reset_state``, ``_initialize``):
+    # None before the first fit, float32 arrays after it.
+    item_embeddings: np.ndarray | None
+    user_embeddings: np.ndarray | None
+
     def __init__(
         self,
         no_components: int = 10,
@@ -299,7 +305,7 @@ class LightFM(ParamsMixin):
         real("epsilon", 0.0, True)
         real("item_alpha", 0.0, True)
         real("user_alpha", 0.0, True)
-        rs = self.random_state
+        rs: Any = self.random_state
         valid_seed = (is_integer(rs)
                       and 0 <= rs < 2**63)
         if not (rs is None or valid_seed
@@ -340,6 +346,7 @@ class LightFM(ParamsMixin):
         (LightFM's initialisation), zero biases, accumulators at the schedule's start
         (1 for adagrad, 0 for adadelta) and zero momentum."""
         d = self.no_components
+        assert self.random_state_ is not None  # created before any parameter is
         embeddings = ((self.random_state_.random((rows, d), dtype=np.float32)
                        - np.float32(0.5)) / np.float32(d))
         accumulator = np.ones if self.learning_schedule == "adagrad" else np.zeros
@@ -385,6 +392,7 @@ class LightFM(ParamsMixin):
         if side not in _SIDES:
             raise ValueError(f"side must be 'user' or 'item', got {side!r}.")
         n_rows = self._embedding_rows(side)
+        assert n_rows is not None  # _check_initialized() above
         if position is None:
             position = n_rows
         elif (not is_integer(position)):
@@ -489,7 +497,7 @@ class LightFM(ParamsMixin):
         with reading(self, what, lambda: ValueError(_NOT_FITTED)):
             yield
 
-    def _array(self, name: str) -> object:
+    def _array(self, name: str) -> Any:
         """An attribute as this thread's read sees it (``hybridrec._guard.current_view``):
         the live one, or the copy published by a fit running in another thread."""
         return getattr(current_view(self), name)
@@ -719,15 +727,15 @@ class LightFM(ParamsMixin):
             )
         prepared = self._prepare(interactions, user_features, item_features, sample_weight,
                                  epochs, num_threads, fresh=False)
-        trainable = tuple(
-            as_row_mask(rows, self._embedding_rows(side), f"trainable_{side}_features",
+        trainable = cast(tuple[np.ndarray, np.ndarray], tuple(
+            as_row_mask(rows, cast(int, self._embedding_rows(side)), f"trainable_{side}_features",
                         f"{side} feature rows")
             for side, rows in (("user", trainable_user_features),
-                               ("item", trainable_item_features)))
+                               ("item", trainable_item_features))))
         return self._fit_prepared(prepared, epochs, num_threads, False, trainable=trainable)
 
-    def _prepare(self, interactions: object, user_features: object, item_features: object,
-                 sample_weight: object, epochs: object, num_threads: object, fresh: bool
+    def _prepare(self, interactions: Any, user_features: Any, item_features: Any,
+                 sample_weight: Any, epochs: Any, num_threads: Any, fresh: bool
                  ) -> tuple[KernelInteractions, KernelFeatures, KernelFeatures]:
         """Validate and convert every input of ``fit`` / ``fit_partial``; change nothing."""
         if (not is_integer(epochs)
@@ -940,6 +948,7 @@ class LightFM(ParamsMixin):
         if trainable is None:
             trainable = (_every_row(), _every_row())
         rng = self.random_state_
+        assert rng is not None  # created by _fit_prepared before the first epoch
         # Only examples that can produce an update are visited, in a random order.
         positive_only = self.loss != "logistic" and self.loss not in _config.EXPLICIT_LOSSES
         order = epoch_inputs.shuffled_active(data.weights, data.values, positive_only,
@@ -1064,6 +1073,7 @@ class LightFM(ParamsMixin):
         largest = int(ids.max())
         if features is None:
             rows = self._embedding_rows(side)
+            assert rows is not None  # the callers checked that the model is fitted
             if largest >= rows:
                 raise ValueError(
                     f"{side}_ids contains id {largest}, but the model has {rows} {side} "
@@ -1106,7 +1116,8 @@ class LightFM(ParamsMixin):
         # Before anything else, as LightFM: a wrong shape is an error even when the
         # matrix holds no entries.
         check_identity_shape(test.shape, user_features is None, item_features is None,
-                             self._embedding_rows("user"), self._embedding_rows("item"))
+                             cast(int, self._embedding_rows("user")),
+                             cast(int, self._embedding_rows("item")))
         n_users, n_items = test.shape
         if n_users == 0 or n_items == 0 or test.nnz == 0:
             return sp.csr_matrix((np.zeros(test.nnz, dtype=np.float32), test.indices,
@@ -1135,7 +1146,7 @@ class LightFM(ParamsMixin):
                                     out_biases)
         return out_embeddings, out_biases
 
-    def _get_representations(self, features: object, side: str
+    def _get_representations(self, features: Any, side: str
                              ) -> tuple[np.ndarray, np.ndarray]:
         self._check_initialized()
         biases = self._array(f"{side}_biases")

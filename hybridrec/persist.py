@@ -134,7 +134,8 @@ def _save_model(state: ModelState, params: dict, path: str | os.PathLike,
     handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
+            # numpy's stub also matches **arrays against allow_pickle (a bool).
+            np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -297,8 +298,8 @@ class RankingControls:
         return biases
 
 
-def ranking_controls(item_biases: object = True, popularity_penalty: object = 0.0,
-                     diversity: object = 0.0) -> RankingControls:
+def ranking_controls(item_biases: Any = True, popularity_penalty: Any = 0.0,
+                     diversity: Any = 0.0) -> RankingControls:
     """Checked :class:`RankingControls` (``ValueError`` naming a bad argument)."""
     item_biases = check_bool(item_biases, "item_biases")
     if not is_real(popularity_penalty) or not np.isfinite(popularity_penalty) \
@@ -337,6 +338,7 @@ def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: boo
     vectors[warm] = snapshot.user_vectors[rows[warm]]
     user_biases[warm] = snapshot.user_biases[rows[warm]]
     if not np.all(warm):
+        assert extra is not None  # otherwise every cold user was reported missing above
         vectors[~warm] = extra.vectors[extra_position[~warm]]
         user_biases[~warm] = extra.biases[extra_position[~warm]]
     exclude = sp.csr_matrix((keys.shape[0], snapshot.n_items), dtype=np.float32)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ EVALUATE_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "auc", "re
 _NOT_FITTED = "This Recommender is not fitted yet: call fit(interactions, ...) first."
 _COLD_HINT = "pass their features as user_features=... (cold start) or fold them in."
 
-Features = pd.DataFrame | FeatureMatrix | None
+Features: TypeAlias = pd.DataFrame | FeatureMatrix | None
 
 
 class Recommender(ParamsMixin):

@@ -381,6 +381,7 @@ def fetch_stackexchange(
     if not 0.0 < test_set_fraction < 1.0:
         raise ValueError(f"Test set fraction must be between 0 and 1, got "
                          f"{test_set_fraction!r}.")
+    file: Path | None
     if path is not None:
         file = Path(path)
         file = file / "data.npz" if file.is_dir() else file

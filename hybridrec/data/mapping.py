@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,9 @@ def factorize_keys(array: Any) -> tuple[np.ndarray, Any]:
         and getattr(array.dtype, "storage", None) == "python" else array
     if (isinstance(objects, np.ndarray) and objects.dtype == object and objects.ndim == 1
             and objects.size > 50_000 and objects.flags.c_contiguous):
-        pointers = np.frombuffer(memoryview(objects).cast("B"), dtype=np.intp)
+        # numpy's stubs declare the buffer protocol (__buffer__) for Python >= 3.12 only.
+        pointers = np.frombuffer(memoryview(objects).cast("B"),  # type: ignore[arg-type]
+                                 dtype=np.intp)
         pointer_codes, distinct = pd.factorize(pointers)
         first = np.empty(distinct.size, dtype=np.intp)
         first[pointer_codes[::-1]] = np.arange(pointer_codes.size - 1, -1, -1)
@@ -593,7 +595,8 @@ def tag_key(key: Any) -> list:
 def untag_key(pair: list) -> Any:
     """The key of a :func:`tag_key` pair."""
     kind, value = pair
-    decoders = {"bool": bool, "int": int, "str": str, "float": float,
-                "uuid": uuid.UUID, "bytes": bytes.fromhex}
+    decoders: dict[str, Callable[[Any], Any]] = {
+        "bool": bool, "int": int, "str": str, "float": float, "uuid": uuid.UUID,
+        "bytes": bytes.fromhex}
     return decoders[kind](value)
 

@@ -102,6 +102,7 @@ def _per_group_test_mask(groups: np.ndarray, order_key: np.ndarray, n_groups: in
     if n_test is not None:
         wanted = np.full(n_groups, n_test, dtype=np.int64)
     else:
+        assert test_fraction is not None  # the callers pass exactly one of the two
         wanted = np.floor(test_fraction * counts + 0.5).astype(np.int64)
     wanted = np.clip(np.minimum(wanted, counts - min_train), 0, None)
     is_test_sorted = rank >= (counts - wanted)[sorted_groups]
@@ -246,6 +247,7 @@ def temporal_train_test_split(
     elif user_col is None:
         if n_test is not None:
             raise ValueError("n_test (last-n per user) needs user_col.")
+        assert test_fraction is not None  # exactly one mode was given
         if not 0.0 < float(test_fraction) < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")
         values = np.sort(stamps.to_numpy())

@@ -41,7 +41,7 @@ def _ages(times: pd.Series, now: Any, half_life: Any) -> np.ndarray:
 def time_decay(frame: pd.DataFrame, time_col: Hashable, half_life: Any, *,
                user_col: Hashable = "user_id", item_col: Hashable = "item_id",
                repeated: str = "sum", now: Any = None, weight_col: Hashable | None = None,
-               out_col: Hashable = "weight") -> pd.DataFrame:
+               out_col: str = "weight") -> pd.DataFrame:
     """Interactions weighted by recency: ``weight = 0.5 ** (age / half_life)``.
 
     Parameters
@@ -64,7 +64,7 @@ def time_decay(frame: pd.DataFrame, time_col: Hashable, half_life: Any, *,
         The reference time (default: the latest timestamp); later rows get weights > 1.
     weight_col : hashable, optional
         Existing weights to multiply (e.g. ratings); default 1.
-    out_col : hashable, default "weight"
+    out_col : str, default "weight"
         Name of the weight column of the result.
 
     Returns

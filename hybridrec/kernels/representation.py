@@ -201,7 +201,7 @@ def _make_prefetch(write, ndim):
         def prefetch(typingctx, array, index):
             return typer(typingctx, array, index)
     else:
-        def prefetch(typingctx, array, row, column):
+        def prefetch(typingctx, array, row, column):  # type: ignore[misc]  # numba reads the arity
             return typer(typingctx, array, row, column)
     return intrinsic(prefetch)
 

@@ -21,6 +21,7 @@ import contextlib
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,8 @@ AT_K_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "popularity")
 GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
 
 
-def _representations(model, user_features, item_features, n_users: int, n_items: int):
+def _representations(model, user_features, item_features, n_users: int, n_items: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """User vectors and item vectors + biases of a LightFM-like model, checked for size.
 
     A hybridrec model is read once for both (``_reading``), so a fit finishing in
@@ -380,10 +382,10 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
 
 def check_evaluate_arguments(k, metrics) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """``evaluate``'s cut-offs and metric names, checked (ValueError naming them)."""
-    ks = [k] if isinstance(k, numbers.Integral) else list(k)
-    if not ks:
+    cutoffs = [k] if isinstance(k, numbers.Integral) else list(k)
+    if not cutoffs:
         raise ValueError("k must name at least one cut-off.")
-    ks = tuple(check_positive_int(value, "k") for value in ks)
+    ks = tuple(check_positive_int(value, "k") for value in cutoffs)
     if isinstance(metrics, str):
         metrics = (metrics,)
     metrics = tuple(metrics)
@@ -424,7 +426,8 @@ def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ..
             if name == "coverage":
                 parts.add_coverage(cut, result.top_items)
             elif name == "popularity":
-                parts.add_values(name, cut, _list_popularity(result.top_items, popularity, cut))
+                parts.add_values(name, cut, _list_popularity(result.top_items,
+                                                                cast(np.ndarray, popularity), cut))
             else:
                 parts.add_values(name, cut, getattr(per_user, name)[:, j])
     return parts

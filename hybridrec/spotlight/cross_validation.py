@@ -11,6 +11,7 @@ split exactly. ``random_state`` may also be an int or a ``numpy.random.Generator
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -40,13 +41,13 @@ def _check_interactions(interactions: object) -> Interactions:
     return interactions
 
 
-def _check_percentage(test_percentage: object) -> float:
+def _check_percentage(test_percentage: Any) -> float:
     if not is_real(test_percentage) or not 0.0 <= test_percentage <= 1.0:
         raise ValueError(f"test_percentage must be a number in [0, 1], got {test_percentage!r}.")
     return float(test_percentage)
 
 
-def _subset(interactions: Interactions, index: object) -> Interactions:
+def _subset(interactions: Interactions, index: Any) -> Interactions:
     """The interactions at ``index`` (a slice, mask or index array), same counts."""
     def take(array: np.ndarray | None) -> np.ndarray | None:
         return None if array is None else array[index]

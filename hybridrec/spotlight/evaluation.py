@@ -16,6 +16,8 @@ Return shapes follow Spotlight's documentation; the one deliberate difference is
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._validation import is_integer
@@ -42,7 +44,7 @@ def _sequences(value: object) -> SequenceInteractions:
     return value
 
 
-def _negated_scores(model: object, query: object, expected: int | None = None) -> np.ndarray:
+def _negated_scores(model: Any, query: Any, expected: int | None = None) -> np.ndarray:
     """``-model.predict(query)`` as a float array, checked to be 1-d."""
     scores = np.asarray(model.predict(query))
     if scores.ndim != 1 or (expected is not None and scores.shape[0] < expected):
@@ -148,7 +150,8 @@ def precision_recall_score(model: object, test: Interactions, train: Interaction
     test = _interactions(test, "test")
     train_rows = _train_rows(train, test)
     rows = test.tocsr()
-    precision, recall = [], []
+    precision_rows: list[list[float]] = []
+    recall_rows: list[list[float]] = []
     for user_id in np.flatnonzero(np.diff(rows.indptr)):
         targets = rows.indices[rows.indptr[user_id]:rows.indptr[user_id + 1]]
         predictions = _negated_scores(model, int(user_id), test.num_items)
@@ -157,10 +160,10 @@ def precision_recall_score(model: object, test: Interactions, train: Interaction
                                            train_rows.indptr[user_id + 1]]] = FLOAT_MAX
         ranking = predictions.argsort()
         pairs = [_precision_recall(ranking, targets, int(x)) for x in ks]
-        precision.append([p for p, _ in pairs])
-        recall.append([r for _, r in pairs])
-    precision = np.array(precision, dtype=np.float64).reshape(-1, len(ks))
-    recall = np.array(recall, dtype=np.float64).reshape(-1, len(ks))
+        precision_rows.append([p for p, _ in pairs])
+        recall_rows.append([r for _, r in pairs])
+    precision = np.array(precision_rows, dtype=np.float64).reshape(-1, len(ks))
+    recall = np.array(recall_rows, dtype=np.float64).reshape(-1, len(ks))
     if scalar:
         return precision[:, 0], recall[:, 0]
     return precision, recall
@@ -230,7 +233,7 @@ def sequence_precision_recall_score(model: object, test: SequenceInteractions, k
     return precision, recall
 
 
-def rmse_score(model: object, test: Interactions) -> float:
+def rmse_score(model: Any, test: Interactions) -> float:
     """Root mean squared error of ``model.predict(test.user_ids, test.item_ids)`` against
     ``test.ratings``.
 

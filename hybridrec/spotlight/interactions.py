@@ -15,6 +15,7 @@ given, not copied, as Spotlight does.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,7 +77,7 @@ def _as_optional_timestamps(values: object) -> np.ndarray | None:
     return array
 
 
-def _count(value: object, name: str, ids: np.ndarray) -> int:
+def _count(value: Any, name: str, ids: np.ndarray) -> int:
     """``num_users`` / ``num_items``: given (an int > max id) or ``max id + 1``.
 
     As in Spotlight, ``None`` and ``0`` both mean "infer from the ids".
@@ -269,7 +270,7 @@ class Interactions:
                                     num_items=self.num_items)
 
 
-def _positive_int(value: object, name: str) -> int:
+def _positive_int(value: Any, name: str) -> int:
     if not is_integer(value) \
             or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -297,13 +298,13 @@ class SequenceInteractions:
     max_sequence_length : int
     """
 
-    def __init__(self, sequences: object, user_ids: object = None,
+    def __init__(self, sequences: Any, user_ids: object = None,
                  num_items: int | None = None) -> None:
         array = np.asarray(sequences)
         if array.ndim != 2:
             raise ValueError(f"sequences must be a 2-dimensional array (num_sequences x "
                              f"max_sequence_length), got shape {array.shape}.")
-        self.sequences = _as_ids(array.reshape(-1), "sequences").reshape(array.shape)
+        self.sequences: np.ndarray = _as_ids(array.reshape(-1), "sequences").reshape(array.shape)
         self.user_ids = None if user_ids is None else _as_ids(user_ids, "user_ids")
         if self.user_ids is not None and len(self.user_ids) != array.shape[0]:
             raise ValueError(f"user_ids must have one entry per sequence ({array.shape[0]}), "

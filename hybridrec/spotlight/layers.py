@@ -20,7 +20,7 @@ looks embeddings up, as a PyTorch embedding layer does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +45,7 @@ SEEDS = [
 ]
 
 
-def _count(value: object, name: str, minimum: int = 1) -> int:
+def _count(value: Any, name: str, minimum: int = 1) -> int:
     if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
@@ -127,6 +127,7 @@ class _EmbeddingLayer:
         model using the layer is fitted). A live view of the model's parameters."""
         if self._engine is None:
             return None
+        assert self._attribute is not None  # bound together with the engine
         table = getattr(self._engine, self._attribute)
         return table[:, None] if table.ndim == 1 else table  # biases as (rows, 1)
 

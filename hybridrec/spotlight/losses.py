@@ -13,6 +13,8 @@ sigmoid(negative)``, not the logistic log-loss its docstring names; hybridrec's
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["adaptive_hinge_loss", "bpr_loss", "hinge_loss", "logistic_loss", "pointwise_loss",
@@ -32,8 +34,8 @@ def _masked_mean(loss: np.ndarray, mask: object) -> float:
     return float((loss * mask).sum() / mask.sum())
 
 
-def pointwise_loss(positive_predictions: object, negative_predictions: object,
-                   mask: object = None) -> float:
+def pointwise_loss(positive_predictions: Any, negative_predictions: Any,
+                   mask: Any = None) -> float:
     """Spotlight's pointwise loss: mean of ``1 - sigmoid(positive) + sigmoid(negative)``.
 
     Parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def minibatch(*tensors: np.ndarray, **kwargs: int) -> Iterator:
             yield tuple(x[i:i + batch_size] for x in tensors)
 
 
-def shuffle(*arrays: np.ndarray, **kwargs: object) -> np.ndarray | tuple[np.ndarray, ...]:
+def shuffle(*arrays: np.ndarray, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, ...]:
     """The arrays in one random order (``random_state``: a RandomState, as Spotlight's)."""
     random_state = kwargs.get("random_state")
     if len({len(x) for x in arrays}) != 1:

@@ -9,6 +9,7 @@ kernel with the same arithmetic instead of a Python loop.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _generate_sequences(num_steps: int, transition_matrix: np.ndarray, order: in
     return out
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
+def _check_int(value: Any, name: str, minimum: int) -> int:
     if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")

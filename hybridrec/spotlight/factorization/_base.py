@@ -21,8 +21,8 @@ arguments onto the engine (chosen and measured on MovieLens 100K, see the README
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,13 +42,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
                     np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))).astype(np.float32)
 
 
-def _check_int(value: object, name: str, minimum: int) -> None:
+def _check_int(value: Any, name: str, minimum: int) -> None:
     if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
-def _check_real(value: object, name: str, positive: bool) -> None:
+def _check_real(value: Any, name: str, positive: bool) -> None:
     if not is_real(value) \
             or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
@@ -81,6 +81,21 @@ class FactorizationModel:
     LOSSES: tuple[str, ...] = ()
     LEARNING_RATE_SCALES: dict[str, float] = {}
 
+    # Spotlight's constructor arguments, stored as given by the subclasses' __init__ and
+    # checked by _validate (hence Any for those that may arrive as anything).
+    loss: str
+    embedding_dim: int
+    n_iter: int
+    batch_size: int
+    l2: float
+    learning_rate: float
+    optimizer_func: Any
+    use_cuda: bool
+    representation: Any
+    sparse: bool
+    random_state: Any
+    num_threads: int
+
     # -------------------------------------------------------------- arguments
     def _validate(self) -> None:
         if self.loss not in self.LOSSES:
@@ -110,7 +125,7 @@ class FactorizationModel:
             )
         rs = self.random_state
         if not (rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator))
-                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0)):
+                or (is_integer(rs) and rs >= 0)):
             raise ValueError("random_state must be None, a numpy.random.RandomState, a "
                              f"Generator or a non-negative int, got {rs!r}.")
 
@@ -179,6 +194,7 @@ class FactorizationModel:
             engine.fit_partial(empty, user_features=net.features("user"),
                                item_features=net.features("item"), epochs=0)
         rng = engine.random_state_
+        assert engine.user_embeddings is not None and engine.item_embeddings is not None
         engine.user_embeddings[:] = net.user_embeddings.initial_weights(rng)
         engine.item_embeddings[:] = net.item_embeddings.initial_weights(rng)
         net.bind(engine)
@@ -204,6 +220,7 @@ class FactorizationModel:
             if ids is None and name == "item" and allow_items_none:
                 continue
             array = _ids(ids, f"{name}_ids")
+            assert count is not None  # set by _initialize, which runs before any check
             if array.size == 0:
                 continue
             if array.min() < 0:
@@ -261,6 +278,7 @@ class FactorizationModel:
                 raise ValueError("interactions.weights must be >= 0.")
             weights = sp.coo_matrix((interactions.weights,
                                      (interactions.user_ids, interactions.item_ids)), shape=shape)
+        assert self._net is not None and self._net.engine is not None  # initialised above
         engine = self._net.engine
         arguments = dict(user_features=self._net.features("user"),
                          item_features=self._net.features("item"), sample_weight=weights,
@@ -279,6 +297,7 @@ class FactorizationModel:
     # -------------------------------------------------------------- prediction
     def _scores(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """Raw scores of the pairs (no output transform)."""
+        assert self._net is not None and self._net.engine is not None  # callers check
         return self._net.engine.predict(user_ids.astype(np.int32), item_ids.astype(np.int32),
                                         item_features=self._net.features("item"),
                                         user_features=self._net.features("user"),
@@ -309,6 +328,7 @@ class FactorizationModel:
         if not self._initialized:
             raise ValueError(_NOT_FITTED)
         self._check_input(user_ids, item_ids, allow_items_none=True)
+        assert self._num_items is not None  # set with _net
         items = (np.arange(self._num_items, dtype=np.int64) if item_ids is None
                  else _ids(item_ids, "item_ids"))
         users = _ids(user_ids, "user_ids")

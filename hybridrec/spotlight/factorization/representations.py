@@ -10,7 +10,7 @@ parameters live in a ``hybridrec.LightFM`` engine created by the model's first f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,7 +27,7 @@ __all__ = ["BilinearNet"]
 _LAYER_TYPES = (ScaledEmbedding, ZeroEmbedding, BloomEmbedding)
 
 
-def _layer(layer: object, count: int, dim: int, name: str) -> object:
+def _layer(layer: Any, count: int, dim: int, name: str) -> Any:
     if layer is None:
         return ScaledEmbedding(count, dim)
     if not isinstance(layer, _LAYER_TYPES):
@@ -71,7 +71,7 @@ class BilinearNet:
     """
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 32,
-                 user_embedding_layer: object = None, item_embedding_layer: object = None,
+                 user_embedding_layer: Any = None, item_embedding_layer: Any = None,
                  sparse: bool = False) -> None:
         for name, value in (("num_users", num_users), ("num_items", num_items),
                             ("embedding_dim", embedding_dim)):
