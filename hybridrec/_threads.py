@@ -20,7 +20,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTEXTLIB = os.path.abspath(contextlib.__file__)
 
 
-def _caller_stacklevel() -> int:
+def caller_stacklevel() -> int:
     """``warnings.warn`` stacklevel of the first frame outside hybridrec (and outside
     ``contextlib``, for ``with numba_threads(...)``): the user's call, so the warning
     points at the line that asked for the threads."""
@@ -71,7 +71,7 @@ def check_num_threads(num_threads: object) -> int:
                 f"allow more, set the environment variable NUMBA_NUM_THREADS (e.g. "
                 f"NUMBA_NUM_THREADS={num_threads}) before hybridrec or numba is imported. "
                 "This warning is shown once per process.",
-                UserWarning, stacklevel=_caller_stacklevel())
+                UserWarning, stacklevel=caller_stacklevel())
         num_threads = limit
     return num_threads
 
