@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import sys
 import threading
@@ -14,6 +13,8 @@ from typing import Any
 
 import numba
 
+from ._validation import is_integer
+
 #: (requested, used) thread counts already warned about in this process.
 _CLAMP_WARNED: set[tuple[int, int]] = set()
 _CLAMP_LOCK = threading.Lock()
@@ -21,7 +22,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTEXTLIB = os.path.abspath(contextlib.__file__)
 
 
-def _caller_stacklevel() -> int:
+def caller_stacklevel() -> int:
     """``warnings.warn`` stacklevel of the first frame outside hybridrec (and outside
     ``contextlib``, for ``with numba_threads(...)``): the user's call, so the warning
     points at the line that asked for the threads."""
@@ -51,7 +52,7 @@ def check_num_threads(num_threads: Any) -> int:
     ValueError
         If it is not an integer, or is below 1 (LightFM's message).
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+    if not is_integer(num_threads):
         raise ValueError(
             f"num_threads must be an integer, got {num_threads!r} "
             f"of type {type(num_threads).__name__}."
@@ -72,7 +73,7 @@ def check_num_threads(num_threads: Any) -> int:
                 f"allow more, set the environment variable NUMBA_NUM_THREADS (e.g. "
                 f"NUMBA_NUM_THREADS={num_threads}) before hybridrec or numba is imported. "
                 "This warning is shown once per process.",
-                UserWarning, stacklevel=_caller_stacklevel())
+                UserWarning, stacklevel=caller_stacklevel())
         num_threads = limit
     return num_threads
 

@@ -24,6 +24,7 @@ from . import _training
 from ._config import EXPLICIT_LOSSES
 from ._fitted import FittedState
 from ._sides import SIDES, Side, new_side
+from ._threads import caller_stacklevel
 from ._validation import check_frame, int32_csr, key_array, show_keys
 from .data import FeatureEncoder, FeatureMatrix, IdMapper, interactions_from_frame
 from .model import LightFM
@@ -300,6 +301,19 @@ def _copy_model(model: LightFM, settings: Settings | None = None) -> LightFM:
     return copied
 
 
+def _warn_featureless(keys: np.ndarray, raw: sp.csr_matrix, name: str, argument: str) -> None:
+    """Warn about new cold entities none of whose feature values were seen at fit: they
+    have no representation (their rows are empty), so every item scores them alike."""
+    empty = np.diff(raw.indptr) == 0
+    if np.any(empty):
+        warnings.warn(
+            f"{argument}: {int(empty.sum())} {name}(s) have none of the {name} features the "
+            f"model was fitted with (values never seen at fit add nothing): "
+            f"{show_keys(np.asarray(keys, dtype=object)[empty])}. They get an empty "
+            f"representation until they have interactions (fold_in / fit_partial).",
+            UserWarning, stacklevel=caller_stacklevel())
+
+
 def grown_state(state: FittedState, name: str, features: Any, argument: str) -> FittedState:
     """``state`` with new cold entities described by ``features`` (``add_users`` /
     ``add_items``): no training, side features only."""
@@ -313,6 +327,7 @@ def grown_state(state: FittedState, name: str, features: Any, argument: str) -> 
     if np.any(known):
         raise ValueError(f"{argument}: {int(known.sum())} {name}(s) are already known: "
                          f"{show_keys(np.asarray(keys, dtype=object)[known])}.")
+    _warn_featureless(keys, raw, name, argument)
     grown, _ = _grow(state, _copy_model(state.model), name, keys, raw,
                      np.zeros(len(keys), dtype=bool))
     return grown
@@ -447,4 +462,6 @@ def extra_users(state: FittedState, user_features: Any) -> tuple[np.ndarray, sp.
     not know (cold start in ``recommend``); rows of known users are ignored."""
     keys, raw = state.user.encode(user_features, "user_features")
     unknown = state.user.mapper.transform(keys, unknown="ignore") < 0
-    return np.asarray(keys)[unknown], state.user.cold_rows(raw[np.flatnonzero(unknown)])
+    cold = raw[np.flatnonzero(unknown)]
+    _warn_featureless(np.asarray(keys)[unknown], cold, "user", "user_features")
+    return np.asarray(keys)[unknown], state.user.cold_rows(cold)

@@ -149,6 +149,24 @@ def test_add_items_and_users_cold(small):
         pure.add_items(small.items)
 
 
+def test_add_items_whose_feature_values_were_never_seen(small):
+    """New items with only unseen feature values (the last rows of the feature matrix
+    empty) are added with a warning naming them, and score alike (no representation);
+    an item with one known value among them is scored from it."""
+    rec = Recommender(**PARAMS).fit(small.interactions, item_features=small.items)
+    new = pd.DataFrame({"item_id": ["z1", "z2", "z3"],
+                        "genre": ["never-seen", "never-seen", small.items["genre"].iloc[0]],
+                        "price": np.nan, "tags": [["nope"], ["nope2"], ["nope"]]})
+    with pytest.warns(UserWarning, match=r"2 item\(s\) have none of the item features.*"
+                                         r"\['z1', 'z2'\]"):
+        rec.add_items(new)
+    rows = rec.item_mapper_.transform(["z1", "z2", "z3"])
+    assert rec.item_features_.matrix[rows[:2]].nnz == 0
+    assert rec.item_features_.matrix[rows[2]].nnz == 1
+    scores = rec.recommend(["u000"], k=3, items=["z1", "z2", "z3"]).set_index("item")["score"]
+    assert scores["z1"] == scores["z2"] != scores["z3"]
+
+
 def test_fit_partial(small):
     early = small.interactions["timestamp"] < small.interactions["timestamp"].median()
     rec = Recommender(**PARAMS).fit(small.interactions[early])

@@ -90,12 +90,14 @@ def normalize_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
         float32, a new matrix.
     """
     csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    norms = np.add.reduceat(np.abs(csr.data, dtype=np.float64),
-                            csr.indptr[:-1]) if csr.nnz else np.zeros(0)
     counts = np.diff(csr.indptr)
     row_norm = np.zeros(csr.shape[0], dtype=np.float64)
     nonempty = counts > 0
-    row_norm[nonempty] = norms[nonempty] if csr.nnz else 0.0
+    if csr.nnz:
+        # reduceat over the starts of non-empty rows only: an empty last row's start
+        # equals nnz, which reduceat refuses (IndexError).
+        row_norm[nonempty] = np.add.reduceat(np.abs(csr.data, dtype=np.float64),
+                                             csr.indptr[:-1][nonempty])
     scale = np.divide(1.0, row_norm, out=np.zeros_like(row_norm), where=row_norm > 0)
     csr.data = (csr.data * np.repeat(scale, counts)).astype(np.float32)
     return csr

@@ -10,24 +10,23 @@ split exactly. ``random_state`` may also be an int or a ``numpy.random.Generator
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from .._validation import is_real
+from .._validation import is_integer, is_real
 from ._hashing import murmurhash3_32
 from .interactions import Interactions
 
 __all__ = ["random_train_test_split", "shuffle_interactions", "user_based_train_test_split"]
 
 
-def _random_state(random_state: object) -> np.random.RandomState | np.random.Generator:
+def _random_state(random_state: Any) -> np.random.RandomState | np.random.Generator:
     if random_state is None:
         return np.random.RandomState()
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if is_integer(random_state):
         return np.random.RandomState(int(random_state))
     raise ValueError("random_state must be None, an int, a numpy.random.RandomState or a "
                      f"numpy.random.Generator, got {random_state!r}.")

@@ -230,6 +230,20 @@ def test_normalize_rows_matches_l1():
     np.testing.assert_allclose(result, [[0.25, -0.75, 0], [0, 0, 0], [0.5, 0, 0.5]])
 
 
+@pytest.mark.parametrize("dense", [
+    [[1.0, 3.0], [0.0, 0.0], [0.0, 0.0]],   # empty last rows (their start equals nnz)
+    [[0.0, 0.0], [2.0, -2.0]],               # empty first row
+    [[0.0, 0.0], [0.0, 0.0]],                # nothing stored
+])
+def test_normalize_rows_with_empty_rows(dense):
+    dense = np.array(dense)
+    sums = np.abs(dense).sum(axis=1, keepdims=True)
+    expected = np.divide(dense, sums, out=np.zeros_like(dense), where=sums > 0)
+    result = normalize_rows(sp.csr_matrix(dense))
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result.toarray(), expected)
+
+
 def test_movielens_latest_small_hybrid_features():
     data = load_movielens(shared_data_path("ml-latest-small"))
     ratings, movies, tags = data["ratings"], data["items"], data["tags"]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..._validation import is_integer, is_real
+from ..._validation import check_int, is_integer, is_real
 from ...model import LightFM
 from .._compat import SPARSE_REASON, warn_no_effect
 from ..interactions import Interactions
@@ -37,15 +37,12 @@ _NOT_FITTED = ("This model is not fitted yet: call fit(interactions) before pred
                "(Spotlight initialises the model at the first fit).")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, as float32."""
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))),
                     np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))).astype(np.float32)
 
 
-def _check_int(value: Any, name: str, minimum: int) -> None:
-    if not is_integer(value) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def _check_real(value: Any, name: str, positive: bool) -> None:
@@ -100,12 +97,12 @@ class FactorizationModel:
     def _validate(self) -> None:
         if self.loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {self.loss!r}.")
-        _check_int(self.embedding_dim, "embedding_dim", 1)
-        _check_int(self.n_iter, "n_iter", 0)
-        _check_int(self.batch_size, "batch_size", 1)
+        check_int(self.embedding_dim, "embedding_dim", 1)
+        check_int(self.n_iter, "n_iter", 0)
+        check_int(self.batch_size, "batch_size", 1)
         _check_real(self.l2, "l2", positive=False)
         _check_real(self.learning_rate, "learning_rate", positive=True)
-        _check_int(self.num_threads, "num_threads", 1)
+        check_int(self.num_threads, "num_threads", 1)
         if self.use_cuda:
             raise ValueError(
                 "use_cuda=True: hybridrec has no GPU path; it trains on the CPU with numba "
