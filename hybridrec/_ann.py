@@ -81,6 +81,8 @@ class IVFIndex:
         Default clusters probed per query.
     items_t : float32 (dp, n_items)
         Item vectors transposed in cluster order, zero rows up to ``dp`` (multiple of 8).
+    item_rows : float32 (n_items, dp)
+        The same, not transposed (the search reads clusters both ways).
     biases : float32 (n_items,)
         Item biases in cluster order.
     info : dict
@@ -93,6 +95,7 @@ class IVFIndex:
     offsets: np.ndarray
     n_probe: int
     items_t: np.ndarray = field(repr=False)
+    item_rows: np.ndarray = field(repr=False)
     biases: np.ndarray = field(repr=False)
     info: dict = field(default_factory=dict)
 
@@ -266,7 +269,7 @@ def _assemble(metric: str, vectors: np.ndarray, biases: np.ndarray, centroids: n
     offsets[1:] = np.cumsum(np.bincount(assignment, minlength=n_clusters))
     items_t = _transposed(vectors[order], _padded_depth(vectors.shape[1]))
     return IVFIndex(metric, centroids, order, offsets, n_probe, items_t,
-                    np.ascontiguousarray(biases[order]), info)
+                    np.ascontiguousarray(items_t.T), np.ascontiguousarray(biases[order]), info)
 
 
 def build_index(item_vectors: np.ndarray, item_biases: np.ndarray | None = None, *,
@@ -386,7 +389,7 @@ def build_index(item_vectors: np.ndarray, item_biases: np.ndarray | None = None,
                                 float(recall_target), calibration_k, rng, num_threads)
     info.update(n_probe_source="calibrated", calibration_recall=recall)
     return IVFIndex(metric, index.centroids, index.order, index.offsets, chosen,
-                    index.items_t, index.biases, info)
+                    index.items_t, index.item_rows, index.biases, info)
 
 
 def _calibrate(index: IVFIndex, vectors: np.ndarray, biases: np.ndarray,
@@ -534,7 +537,8 @@ def search(index: IVFIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
         block = _block_size(m, num_threads)
         with numba_threads(num_threads) as threads:
             ann.search_ivf(vectors, users, _centroids_t(index), index.centroids[:, -1].copy(),
-                           index.items_t, biases, index.order, index.offsets,
+                           index.items_t, index.item_rows, biases, index.order,
+                           index.offsets,
                            exclude.indptr, exclude.indices, n_probe, TILE, block, threads,
                            np.zeros(1, dtype=np.int64), items, scores, scanned)
     if return_scanned:
@@ -628,4 +632,4 @@ def index_from_arrays(arrays: dict[str, np.ndarray], metadata: dict[str, Any],
     n_probe = _check_int(metadata.get("n_probe"), "metadata['n_probe']", 1, n_clusters)
     items_t = _transposed(vectors[order], _padded_depth(d))
     return IVFIndex(metric, centroids, order, offsets, n_probe, items_t,
-                    np.ascontiguousarray(biases[order]), info)
+                    np.ascontiguousarray(items_t.T), np.ascontiguousarray(biases[order]), info)

@@ -163,26 +163,32 @@ def test_excluded_items_never_returned_and_k_results_when_available(data):
 
 
 def test_user_with_most_items_seen_keeps_probing(data):
-    """Excluding every item of the user's best clusters forces probing past n_probe."""
+    """Excluding every item but those of a few clusters the user does not probe forces
+    probing past n_probe, until k eligible items are found."""
     users, items, biases, index = data
     user = users[:1]
-    found_before, _ = search(index, user, [0], 10, 1, n_probe=3)
-    # Exclude everything the first 3 probed clusters hold (the items of found_before's
-    # clusters and more): every item but those of 5 far-away clusters.
     cluster_of = np.empty(items.shape[0], dtype=np.int64)
     for c in range(index.n_clusters):
         cluster_of[index.order[index.offsets[c]:index.offsets[c + 1]]] = c
-    kept_clusters = np.unique(cluster_of)[-5:]
-    keep = np.isin(cluster_of, kept_clusters)
+    probed = set(cluster_of[search(index, user, [0], 1, 1, n_probe=3)[0][0]])
+    far = [c for c in range(index.n_clusters) if c not in probed][-5:]
+    keep = np.isin(cluster_of, far)
+    assert keep.sum() >= 10
     exclude = sp.csr_matrix(~keep[None, :], dtype=np.float32)
     found, scores, scanned = search(index, user, [0], 10, 1, exclude=exclude, n_probe=3,
                                     return_scanned=True)
+    assert keep[found[0]].all() and (found >= 0).all()
+    assert scanned[0] > 0
+    # Only three eligible items left in the whole catalogue: all of them, exactly.
+    keep_three = np.zeros(items.shape[0], dtype=bool)
+    keep_three[np.flatnonzero(keep)[:3]] = True
+    exclude = sp.csr_matrix(~keep_three[None, :], dtype=np.float32)
+    found, scores, scanned = search(index, user, [0], 10, 1, exclude=exclude, n_probe=3,
+                                    return_scanned=True)
     exact, exact_scores = _exact(user, items, biases, exclude=exclude)
-    assert keep[found[found >= 0]].all()
-    assert (found >= 0).sum() == min(10, keep.sum())
-    assert scanned[0] > index.offsets[3]
-    np.testing.assert_array_equal(found, exact)   # every kept cluster was scanned
+    np.testing.assert_array_equal(found, exact)
     np.testing.assert_array_equal(scores, exact_scores)
+    assert scanned[0] == items.shape[0]   # every cluster was probed
 
 
 @pytest.mark.parametrize("n_allowed", [6, 40, 700])
@@ -324,10 +330,15 @@ def test_kmeans_finds_planted_clusters_and_fills_empty_ones():
     centres = 10.0 * rng.standard_normal((5, 4))
     labels = np.repeat(np.arange(5), 40)
     points = (centres[labels] + 0.1 * rng.standard_normal((200, 4))).astype(np.float32)
-    found = kmeans(points, 5, 20, np.random.default_rng(3), 1)
-    # Every planted centre has a centroid next to it.
+    found = kmeans(points, 10, 20, np.random.default_rng(3), 1)
+    # Every planted centre has a centroid next to it (twice as many centroids as blobs:
+    # random initialisation can leave a blob without one otherwise).
     gaps = np.linalg.norm(centres[:, None] - found[None], axis=-1).min(1)
     assert (gaps < 0.2).all()
+    # A Lloyd fixed point: each centroid is the mean of the points nearest to it.
+    nearest = np.linalg.norm(points[:, None] - found[None], axis=-1).argmin(1)
+    for c in np.unique(nearest):
+        np.testing.assert_allclose(found[c], points[nearest == c].mean(0), atol=1e-4)
     # More clusters than distinct points: duplicates would leave clusters empty; each
     # gets a point, and no centroid is NaN.
     repeated = np.repeat(points[:3], 10, axis=0)
@@ -413,7 +424,7 @@ def test_build_rejects_bad_arguments():
         build_index(items, biases, sample_queries=np.ones((4, 3)))
     with pytest.raises(ValueError, match="at least one item"):
         build_index(np.zeros((0, D)))
-    with pytest.raises(ValueError, match="num_threads"):
+    with pytest.raises(ValueError, match="Number of threads must be 1 or larger"):
         build_index(items, biases, num_threads=0)
     with pytest.raises(ValueError, match="sample_exclude needs sample_queries"):
         build_index(items, biases, sample_exclude=sp.csr_matrix((4, 50)))
@@ -444,7 +455,7 @@ def test_search_rejects_bad_arguments(data):
         search(index, users, rows, 10, 1, exclude=np.zeros((800, 1500)))
     with pytest.raises(ValueError, match="allowed_items must be a boolean array"):
         search(index, users, rows, 10, 1, allowed_items=np.ones(1500))
-    with pytest.raises(ValueError, match="num_threads"):
+    with pytest.raises(ValueError, match="Number of threads must be 1 or larger"):
         search(index, users, rows, 10, 0)
 
 

@@ -184,10 +184,10 @@ def _best_clusters(scores, n_probe, work, out):
     """The ``n_probe`` highest of ``scores`` (ties: lower index) into ``out``, in cluster
     order: the set of the first ``n_probe`` of a stable argsort of ``-scores``.
 
-    One partial sort (``np.partition`` of a copy in ``work``, O(n)) finds the
-    ``n_probe``-th highest score; then the clusters above it, and those equal to it from
-    the lowest index, are taken. (Inserting into a sorted list cost O(n_probe) per
-    insertion: ~50 us per user at 128 of 1,265 clusters.)
+    A partial sort of a copy in ``work`` (``np.partition``, O(n), ~8 us for 1,265
+    clusters) finds the ``n_probe``-th highest score; then the clusters above it, and
+    those equal to it from the lowest index, are taken. (Inserting into a sorted list
+    cost O(n_probe) per insertion: ~50 us per user at 128 of 1,265 clusters.)
     """
     n = scores.shape[0]
     if n_probe == n:
@@ -234,10 +234,10 @@ def _score_single(vector, columns_t, column_biases, start, stop, row):
 
 
 @jit.serial
-def _scan_cluster(cluster, pair_users, pair_first, n_pairs, block_users, user_vectors,
-                  items_t, item_biases, item_ids, offsets, exclude_indptr, exclude_indices,
+def _scan_cluster(cluster, pair_users, pair_first, n_pairs, block_users, block_t,
+                  item_rows, item_biases, item_ids, offsets, exclude_indptr, exclude_indices,
                   list_scores, list_items, filled, scanned, users_t, thresholds,
-                  item_rows, row_biases, rows):
+                  octet_rows, row_biases, rows):
     """Score ``cluster``'s items for its block-local users
     ``pair_users[pair_first:pair_first + n_pairs]`` and offer the scores to their lists.
 
@@ -245,63 +245,72 @@ def _scan_cluster(cluster, pair_users, pair_first, n_pairs, block_users, user_ve
     and the items the rows, eight at a time: a cluster holds tens of items but is
     probed by hundreds of a block's users, so the vectorised dimension is long.
     """
-    d = user_vectors.shape[1]
-    n_components = items_t.shape[0]
+    n_components = item_rows.shape[1]
     k = list_scores.shape[1]
     tile = rows.shape[1]
     first_item = offsets[cluster]
     n_items = offsets[cluster + 1] - first_item
     for t0 in range(0, n_pairs, tile):
         width = min(tile, n_pairs - t0)
+        columns = pair_users[pair_first + t0:pair_first + t0 + width]
+        # Gather the users' columns from the block's transposed vectors: contiguous
+        # writes, reads within one row (a scattered write per component and user cost
+        # more than the scoring).
+        for c in range(n_components):
+            source = block_t[c]
+            target = users_t[c, :width]
+            for j in range(width):
+                target[j] = source[columns[j]]
         for j in range(width):
-            u = pair_users[pair_first + t0 + j]
-            user = block_users[u]
-            for c in range(d):
-                users_t[c, j] = user_vectors[user, c]
+            u = columns[j]
             thresholds[j] = list_scores[u, k - 1] if filled[u] == k else -np.inf
             scanned[u] += n_items
         for q0 in range(0, n_items, 8):
             n_rows = min(8, n_items - q0)
+            position = first_item + q0
             for r in range(8):
-                if r < n_rows:
-                    position = first_item + q0 + r
-                    row_biases[r] = item_biases[position]
+                row_biases[r] = item_biases[position + r] if r < n_rows else -np.inf
+            if n_rows == 8:
+                vectors = item_rows[position:position + 8]
+            else:   # the cluster's last, partial octet: zero rows after its items
+                for r in range(8):
                     for c in range(n_components):
-                        item_rows[r, c] = items_t[c, position]
-                else:
-                    row_biases[r] = -np.inf
-                    for c in range(n_components):
-                        item_rows[r, c] = 0.0
-            _score_octet(item_rows, users_t, row_biases, row_biases, 0, width, rows)
+                        octet_rows[r, c] = item_rows[position + r, c] if r < n_rows else 0.0
+                vectors = octet_rows
+            _score_octet(vectors, users_t, row_biases, row_biases, 0, width, rows)
             for r in range(n_rows):
                 if row_biases[r] == -np.inf:   # not an allowed item
                     continue
-                row = rows[r, :width]
-                candidates = 0
-                for j in range(width):   # vectorised; mostly nothing good enough
-                    candidates += row[j] >= thresholds[j]
-                if candidates == 0:
-                    continue
-                item = item_ids[first_item + q0 + r]
-                for j in range(width):
-                    score = row[j]
-                    if score >= thresholds[j] and score > -np.inf:
-                        u = pair_users[pair_first + t0 + j]
-                        user = block_users[u]
-                        start = exclude_indptr[user]
-                        stop = exclude_indptr[user + 1]
-                        if stop > start and contains_sorted(exclude_indices, start, stop,
-                                                            item):
-                            continue
-                        filled[u] = _insert_ranked(list_scores[u], list_items[u], filled[u],
-                                                   score, item)
-                        if filled[u] == k:
-                            thresholds[j] = list_scores[u, k - 1]
+                item = item_ids[position + r]
+                for c0 in range(0, width, 64):
+                    # Views, so that the count runs from 0 and vectorises; most chunks
+                    # hold no score good enough for any of their users.
+                    chunk = rows[r, c0:min(c0 + 64, width)]
+                    limits = thresholds[c0:c0 + chunk.shape[0]]
+                    candidates = 0
+                    for j in range(chunk.shape[0]):
+                        candidates += chunk[j] >= limits[j]
+                    if candidates == 0:
+                        continue
+                    for j in range(chunk.shape[0]):
+                        score = chunk[j]
+                        if score >= limits[j] and score > -np.inf:
+                            u = pair_users[pair_first + t0 + c0 + j]
+                            user = block_users[u]
+                            start = exclude_indptr[user]
+                            stop = exclude_indptr[user + 1]
+                            if stop > start and contains_sorted(exclude_indices, start,
+                                                                stop, item):
+                                continue
+                            filled[u] = _insert_ranked(list_scores[u], list_items[u],
+                                                       filled[u], score, item)
+                            if filled[u] == k:
+                                limits[j] = list_scores[u, k - 1]
 
 
 @jit.parallel
-def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_biases,
-               item_ids, offsets, exclude_indptr, exclude_indices, n_probe, tile,
+def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_rows,
+               item_biases, item_ids, offsets, exclude_indptr, exclude_indices, n_probe, tile,
                block_size, n_workers, next_task, top_items, top_scores, scanned_out):
     """Approximate top-k by probing the ``n_probe`` best clusters of each user.
 
@@ -327,6 +336,8 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
         Centroid bias parts (what a query's constant 1 multiplies).
     items_t : float32[dp, n_items]
         Item vectors transposed, columns in cluster order (zero padded rows).
+    item_rows : float32[n_items, dp]
+        The same, not transposed (rows in cluster order, zero padded columns).
     item_biases : float32[n_items]
         Item biases in cluster order; -inf for items that may not be listed.
     item_ids : int32[n_items]
@@ -371,8 +382,9 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
         pair_users = np.empty(block_size * n_probe, dtype=np.int32)
         block_users = np.empty(block_size, dtype=np.int32)
         users_t = np.zeros((n_components, tile), dtype=np.float32)
+        block_t = np.zeros((n_components, block_size), dtype=np.float32)
         thresholds = np.empty(tile, dtype=np.float32)
-        item_rows = np.zeros((8, n_components), dtype=np.float32)
+        octet_rows = np.zeros((8, n_components), dtype=np.float32)
         row_biases = np.empty(8, dtype=np.float32)
         work = np.empty(n_clusters, dtype=np.float32)
         task = fetch_add(next_task, 1)
@@ -383,6 +395,8 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
                 block_users[u] = users[first + u]
                 filled[u] = 0
                 scanned[u] = 0
+                for c in range(d):
+                    block_t[c, u] = user_vectors[block_users[u], c]
             # 1. The best clusters of each user, an octet at a time.
             for octet in range(0, size, 8):
                 for r in range(8):
@@ -412,10 +426,10 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
                 run_stop = pair_start[cluster]
                 if run_stop > run_start:
                     _scan_cluster(cluster, pair_users, run_start, run_stop - run_start,
-                                  block_users, user_vectors, items_t, item_biases, item_ids,
-                                  offsets, exclude_indptr, exclude_indices, list_scores,
-                                  list_items, filled, scanned, users_t, thresholds,
-                                  item_rows, row_biases, rows)
+                                  block_users, block_t, item_rows, item_biases,
+                                  item_ids, offsets, exclude_indptr, exclude_indices,
+                                  list_scores, list_items, filled, scanned, users_t,
+                                  thresholds, octet_rows, row_biases, rows)
                 run_start = run_stop
             # 4. Users short of k eligible items probe on, in centroid-score order
             #    (rare: many excluded items, a small candidate set, tiny clusters).
