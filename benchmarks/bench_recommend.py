@@ -11,11 +11,25 @@ What is measured
        with peak RSS: scores live only in per-thread tiles (``scoring.top_users``), so
        memory is O(users x (k + components)) + O(threads x tile), never users x items.
        The rate in multiply-adds per second is printed for comparison with sgemm.
+    3. Approximate top-k (``hybridrec._ann``, the IVF index), beside the exact path
+       (``top_k``) in interleaved rounds (medians), 2 threads, k=10:
+       a. the ml-1m split's trained embeddings (WARP, 64 components, 20 epochs): every
+          user's top-10 with seen items excluded (recommend), and every item's 10
+          cosine neighbours (similar_items), at the calibrated default ``n_probe`` and
+          across the knob;
+       b. planted-structure vectors (``planted_vectors``: topics, popularity-scaled
+          norms and biases, users mixing two topics) at ``--users`` x ``--items`` x
+          ``--components`` for each ``--noise`` level (higher = weaker structure), and
+          structureless Gaussian vectors as the worst case.
+       Columns: recall@10 against the exact lists, time, index build time (k-means +
+       calibration), share of items scored, peak RSS after the approximate phase
+       (measured before the exact path first runs) and at the end.
 
 Run from the repository root::
 
     python benchmarks/bench_recommend.py                        # ml-1m + 100k x 100k
     python benchmarks/bench_recommend.py --users 1000000        # the 1M x 100k target
+    python benchmarks/bench_recommend.py --only approximate --users 1000000 --repeats 2
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from _common import (
     add_data_dir_argument,
     format_table,
@@ -35,7 +50,8 @@ from _common import (
     time_interleaved,
 )
 
-from hybridrec import Recommender
+from hybridrec import LightFM, Recommender
+from hybridrec._ann import build_index, mean_recall, search
 from hybridrec._scoring import top_k
 
 
@@ -114,6 +130,142 @@ def scale(args: argparse.Namespace) -> list[list[str]]:
              f"{peak:.0f} MiB (+{peak - before:.0f} over the inputs)"]]
 
 
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def planted_vectors(n_users: int, n_items: int, d: int, noise: float, n_topics: int = 200,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """User / item vectors shaped like trained embeddings, with planted structure.
+
+    Items belong to one of ``n_topics`` topics (Dirichlet-skewed sizes): topic centre
+    plus ``noise``-scaled Gaussian noise, norm scaled by popularity ** 0.25 (lognormal
+    popularity), bias 0.3 log(popularity). Users mix two topics (weights 0.5-1) plus
+    noise, scaled by 3. ``noise`` 0.6 gives strong structure, 1.0 weak.
+    """
+    rng = np.random.default_rng(seed)
+    centres = (rng.standard_normal((n_topics, d)) / np.sqrt(d)).astype(np.float32)
+    weights = rng.dirichlet(np.full(n_topics, 2.0))
+    topics = rng.choice(n_topics, size=n_items, p=weights)
+    popularity = rng.lognormal(0.0, 1.0, n_items).astype(np.float32)
+    items = centres[topics] + np.float32(noise / np.sqrt(d)) * rng.standard_normal(
+        (n_items, d), dtype=np.float32)
+    items *= popularity[:, None] ** np.float32(0.25)
+    biases = (0.3 * np.log(popularity)).astype(np.float32)
+    users = np.empty((n_users, d), dtype=np.float32)
+    for start in range(0, n_users, 100_000):   # chunks: bounded temporary memory
+        n = min(100_000, n_users - start)
+        first = rng.choice(n_topics, size=n, p=weights)
+        second = rng.choice(n_topics, size=n, p=weights)
+        mix = rng.uniform(0.5, 1.0, n).astype(np.float32)[:, None]
+        users[start:start + n] = 3.0 * (mix * centres[first] + (1 - mix) * centres[second]
+                                        + np.float32(noise / np.sqrt(d))
+                                        * rng.standard_normal((n, d), dtype=np.float32))
+    return users, items, biases
+
+
+def _knob(n_probe: int, n_clusters: int) -> list[int]:
+    """n_probe values of the recall / speed table around the calibrated one."""
+    values = {max(1, n_probe // 4), max(1, n_probe // 2), n_probe,
+              min(n_clusters, 2 * n_probe)}
+    return sorted(values)
+
+
+def _compare(label: str, index, queries: np.ndarray, vectors: np.ndarray,
+             biases: np.ndarray, exclude, args: argparse.Namespace, build_s: float,
+             knob: bool) -> list[list[str]]:
+    """Interleaved exact / approximate rounds over all ``queries``; table rows."""
+    rows_ids = np.arange(queries.shape[0], dtype=np.int32)
+    k = 10
+    small = rows_ids[:min(1000, rows_ids.size)]
+    search(index, queries, small, k, 2, exclude=exclude)   # compile / warm up
+    top_k(queries, vectors, biases, small, k, 2, exclude=exclude)
+    probes = _knob(index.n_probe, index.n_clusters) if knob else [index.n_probe]
+    times: dict[object, list[float]] = {"exact": []}
+    results: dict[object, tuple] = {}
+    rss_approximate = None
+    for round_no in range(args.repeats):
+        for n_probe in probes:
+            start = time.perf_counter()
+            found, _, scanned = search(index, queries, rows_ids, k, 2, exclude=exclude,
+                                       n_probe=n_probe, return_scanned=True)
+            times.setdefault(n_probe, []).append(time.perf_counter() - start)
+            results[n_probe] = (found, scanned)
+        if rss_approximate is None:
+            rss_approximate = _rss()
+        start = time.perf_counter()
+        exact, _ = top_k(queries, vectors, biases, rows_ids, k, 2, exclude=exclude)
+        times["exact"].append(time.perf_counter() - start)
+        print(f"  {label}: round {round_no + 1}/{args.repeats} done", flush=True)
+    exact_median = float(np.median(times["exact"]))
+    table = [[label, "exact top_k", "-", "1.0000", f"{exact_median:.2f}",
+              f"{min(times['exact']):.2f}", "1.0x", "-", "100%", f"{_rss():.0f} MiB"]]
+    for n_probe in probes:
+        found, scanned = results[n_probe]
+        median = float(np.median(times[n_probe]))
+        default = " (default)" if n_probe == index.n_probe else ""
+        table.append([label, f"IVF {index.n_clusters} clusters{default}", str(n_probe),
+                      f"{mean_recall(found, exact):.4f}", f"{median:.2f}",
+                      f"{min(times[n_probe]):.2f}", f"{exact_median / median:.1f}x",
+                      f"{build_s:.1f}", f"{100 * scanned.mean() / vectors.shape[0]:.2f}%",
+                      f"{rss_approximate:.0f} MiB"])
+    return table
+
+
+def approximate_movielens(args: argparse.Namespace) -> list[list[str]]:
+    """ml-1m trained embeddings: recommend (seen excluded) and similar items (cosine)."""
+    train, _ = load_ml1m_receraser(args.data_dir)
+    train = train.tocsr()
+    model = LightFM(no_components=64, loss="warp", learning_rate=0.05, random_state=0)
+    model.fit(train, epochs=20, num_threads=2)
+    _, user_vectors = model.get_user_representations()
+    item_biases, item_vectors = model.get_item_representations()
+    start = time.perf_counter()
+    index = build_index(item_vectors, item_biases, sample_queries=user_vectors,
+                        sample_exclude=train, num_threads=2)
+    build_s = time.perf_counter() - start
+    rows = _compare("ml-1m recommend, 6,040 users, seen excluded", index, user_vectors,
+                    item_vectors, item_biases, train, args, build_s, knob=True)
+    norms = np.linalg.norm(item_vectors.astype(np.float64), axis=1, keepdims=True)
+    unit = np.ascontiguousarray(item_vectors / np.where(norms > 0, norms, 1.0),
+                                dtype=np.float32)
+    start = time.perf_counter()
+    cosine = build_index(unit, metric="cosine", num_threads=2)
+    build_s = time.perf_counter() - start
+    self_exclusion = sp.identity(unit.shape[0], dtype=np.float32, format="csr")
+    rows += _compare("ml-1m similar items, 3,706 items (cosine)", cosine, unit, unit,
+                     np.zeros(unit.shape[0], np.float32), self_exclusion, args, build_s,
+                     knob=True)
+    return rows
+
+
+def approximate_scale(args: argparse.Namespace) -> list[list[str]]:
+    """Planted-structure (and structureless) vectors at --users x --items."""
+    rows = []
+    cases = [(f"planted noise={noise}", noise) for noise in args.noise]
+    if args.gaussian:
+        cases.append(("Gaussian (no structure)", None))
+    for name, noise in cases:
+        if noise is None:
+            rng = np.random.default_rng(0)
+            users = rng.standard_normal((args.users, args.components), dtype=np.float32)
+            items = rng.standard_normal((args.items, args.components), dtype=np.float32)
+            biases = np.zeros(args.items, dtype=np.float32)
+        else:
+            users, items, biases = planted_vectors(args.users, args.items, args.components,
+                                                   noise)
+        start = time.perf_counter()
+        index = build_index(items, biases, sample_queries=users, num_threads=2)
+        build_s = time.perf_counter() - start
+        print(f"  {name}: built in {build_s:.1f} s, n_probe={index.n_probe}, "
+              f"calibration recall {index.info['calibration_recall']:.4f}", flush=True)
+        label = f"{name}, {args.users:,} x {args.items:,} x {args.components}"
+        rows += _compare(label, index, users, items, biases, None, args, build_s,
+                         knob=args.knob)
+        del users, items, biases, index
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -122,15 +274,30 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--components", type=int, default=64)
     parser.add_argument("--skip-movielens", action="store_true")
+    parser.add_argument("--only", choices=["exact", "approximate"], default=None,
+                        help="run only the exact (sections 1-2) or approximate (3) part")
+    parser.add_argument("--noise", type=float, nargs="*", default=[0.6, 1.0],
+                        help="planted-structure noise levels of section 3")
+    parser.add_argument("--gaussian", action="store_true",
+                        help="section 3: also structureless Gaussian vectors")
+    parser.add_argument("--knob", action="store_true",
+                        help="section 3b: also time n_probe / 4, / 2 and x 2")
     parser.add_argument("--markdown", action="store_true")
     add_data_dir_argument(parser)
     args = parser.parse_args()
     print_banner(args.markdown)
-    rows = [] if args.skip_movielens else movielens(args)
-    rows += scale(args)
-    headers = ["workload", "system", "threads", "median s", "min s",
-               "top-10 agreement", "peak RSS"]
-    print(format_table(headers, rows, args.markdown))
+    if args.only != "approximate":
+        rows = [] if args.skip_movielens else movielens(args)
+        rows += scale(args)
+        headers = ["workload", "system", "threads", "median s", "min s",
+                   "top-10 agreement", "peak RSS"]
+        print(format_table(headers, rows, args.markdown))
+    if args.only != "exact":
+        rows = [] if args.skip_movielens else approximate_movielens(args)
+        rows += approximate_scale(args)
+        headers = ["workload", "system", "n_probe", "recall@10", "median s", "min s",
+                   "speed-up", "build s", "items scored", "peak RSS"]
+        print(format_table(headers, rows, args.markdown), flush=True)
 
 
 if __name__ == "__main__":

@@ -427,13 +427,20 @@ def _calibrate(index: IVFIndex, vectors: np.ndarray, biases: np.ndarray,
 
 def mean_recall(found: np.ndarray, exact: np.ndarray) -> float:
     """Mean over rows of |found ∩ exact| / |exact| (-1 entries ignored; rows whose
-    exact list is empty count as 1)."""
-    per_row = np.ones(exact.shape[0])
-    for row in range(exact.shape[0]):
-        truth = exact[row][exact[row] >= 0]
-        if truth.size:
-            per_row[row] = np.isin(truth, found[row]).mean()
-    return float(per_row.mean()) if per_row.size else 1.0
+    exact list is empty count as 1). Vectorised in chunks of rows."""
+    found = np.asarray(found)
+    exact = np.asarray(exact)
+    if exact.shape[0] == 0:
+        return 1.0
+    total = 0.0
+    for start in range(0, exact.shape[0], 65536):
+        truth = exact[start:start + 65536]
+        got = found[start:start + 65536]
+        valid = truth >= 0
+        hits = ((truth[:, :, None] == got[:, None, :]).any(axis=2) & valid).sum(axis=1)
+        size = valid.sum(axis=1)
+        total += np.where(size > 0, hits / np.maximum(size, 1), 1.0).sum()
+    return float(total / exact.shape[0])
 
 
 # ----------------------------------------------------------------------- search

@@ -317,8 +317,9 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
     A task is a block of ``block_size`` users, taken from the shared counter
     ``next_task``. For each octet of the block the centroid scores ``c_b + u . c`` are
     computed and the ``n_probe`` best clusters kept (ties: lower cluster); the block's
-    (user, cluster) pairs are then grouped by cluster, and each probed cluster is scored
-    eight users at a time (its items stay in L1/L2 meanwhile). A user whose probed clusters
+    (user, cluster) pairs are then grouped by cluster, and each probed cluster's items
+    are scored eight at a time against all of its users at once (``_scan_cluster``: the
+    users are the long, vectorised dimension). A user whose probed clusters
     held fewer than ``k`` eligible items keeps probing clusters in centroid-score order
     until it has ``k`` or every cluster is scanned. A user's candidates depend only on its
     own vector and exclusions, and the list is ordered by (score desc, item asc)
