@@ -130,6 +130,10 @@ def scale(args: argparse.Namespace) -> list[list[str]]:
              f"{peak:.0f} MiB (+{peak - before:.0f} over the inputs)"]]
 
 
+APPROXIMATE_HEADERS = ["workload", "system", "n_probe", "recall@10", "median s", "min s",
+                       "speed-up", "build s", "items scored", "peak RSS"]
+
+
 def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -260,8 +264,11 @@ def approximate_scale(args: argparse.Namespace) -> list[list[str]]:
         print(f"  {name}: built in {build_s:.1f} s, n_probe={index.n_probe}, "
               f"calibration recall {index.info['calibration_recall']:.4f}", flush=True)
         label = f"{name}, {args.users:,} x {args.items:,} x {args.components}"
-        rows += _compare(label, index, users, items, biases, None, args, build_s,
-                         knob=args.knob)
+        case = _compare(label, index, users, items, biases, None, args, build_s,
+                        knob=args.knob)
+        # Each case as it finishes (a long run keeps what it measured if stopped).
+        print(format_table(APPROXIMATE_HEADERS, case, args.markdown), flush=True)
+        rows += case
         del users, items, biases, index
     return rows
 
@@ -295,9 +302,7 @@ def main() -> None:
     if args.only != "exact":
         rows = [] if args.skip_movielens else approximate_movielens(args)
         rows += approximate_scale(args)
-        headers = ["workload", "system", "n_probe", "recall@10", "median s", "min s",
-                   "speed-up", "build s", "items scored", "peak RSS"]
-        print(format_table(headers, rows, args.markdown), flush=True)
+        print(format_table(APPROXIMATE_HEADERS, rows, args.markdown), flush=True)
 
 
 if __name__ == "__main__":
