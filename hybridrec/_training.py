@@ -18,13 +18,14 @@ Kept apart from the facade so each rule lives once:
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from .metrics import evaluate
+from ._early_stopping import EarlyStopping
+from ._guard import private
 from .model import LightFM
 
 
@@ -125,68 +126,66 @@ def train(model: LightFM, plan: Plan, epochs: int, num_threads: int, fresh: bool
     ``auc``) and the epoch whose parameters the model holds at the end.
 
     ``fresh`` starts from a new initialisation (``LightFM.fit``), else training resumes.
+    Early stopping is LightFM's own (``hybridrec.EarlyStopping``); the validation ranks
+    the items that take part in training (see the module doc).
     """
     interactions = restricted(plan.interactions, plan.items)
     weights = restricted(plan.sample_weight, plan.items)
     item_matrix = plan.item_matrix[plan.items]
-    sample = plan.replayed is not None and plan.replay < 1.0
-    if sample:
-        full_weights = weights.data.copy()
-        # The replay sample is drawn from the model's generator: reproducible with an
-        # int random_state, and independent of num_threads.
-        replay_rng = np.random.default_rng(model.random_state_.integers(1, 2**63))
     frozen = (plan.trainable_user_features is not None
               or plan.trainable_item_features is not None)
+    early = None
+    if validation is not None:
+        early = EarlyStopping(
+            validation.test[:, plan.items], validation.train[:, plan.items],
+            metric="precision", k=validation.k, patience=validation.patience,
+            record=("auc",), user_features=plan.user_matrix, item_features=item_matrix,
+            check_intersections=False)
 
     def run(epoch_count: int, first: bool) -> None:
         arguments = dict(user_features=plan.user_matrix, item_features=item_matrix,
                          sample_weight=weights, epochs=epoch_count, num_threads=num_threads)
-        if first:
-            model.fit(interactions, **arguments)
-        elif frozen:
+        if frozen:
             model._fit_partial_rows(interactions,
                                     trainable_user_features=plan.trainable_user_features,
                                     trainable_item_features=plan.trainable_item_features,
                                     **arguments)
+        elif first:
+            model.fit(interactions, verbose=verbose, early_stopping=early, **arguments)
         else:
-            model.fit_partial(interactions, **arguments)
+            model.fit_partial(interactions, verbose=verbose, early_stopping=early, **arguments)
 
-    if epochs == 0:
-        if fresh:
-            run(0, True)
-        return [], 0
+    with private(model):  # a copy nobody else reads: no published copy needed
+        return _train_epochs(model, plan, run, weights, epochs, fresh, validation)
+
+
+def _train_epochs(model: LightFM, plan: Plan, run: Callable[[int, bool], None],
+                  weights: sp.coo_matrix, epochs: int, fresh: bool,
+                  validation: Validation | None) -> tuple[list[dict], int]:
+    if plan.replayed is None or plan.replay >= 1.0:
+        run(epochs, fresh)
+        return _records(model.history_, validation), model.best_epoch_
+    # A fresh replay sample every epoch: one epoch per call (no early stopping here).
+    full_weights = weights.data.copy()
+    # Drawn from the model's generator: reproducible with an int random_state, and
+    # independent of num_threads.
+    replay_rng = np.random.default_rng(model.random_state_.integers(1, 2**63))
     history: list[dict] = []
-    best_score, best_state, best_epoch, since_best = -np.inf, None, epochs, 0
-    epoch_range = range(1, epochs + 1)
-    if verbose:
-        from tqdm.auto import tqdm
-
-        epoch_range = tqdm(epoch_range, desc="Epoch")
-    for epoch in epoch_range:
-        start = time.perf_counter()
-        if sample:
-            weights.data = full_weights.copy()
-            dropped = replay_rng.random(plan.replayed.size) >= plan.replay
-            weights.data[plan.replayed[dropped]] = 0.0
+    for epoch in range(1, epochs + 1):
+        weights.data = full_weights.copy()
+        weights.data[plan.replayed[replay_rng.random(plan.replayed.size) >= plan.replay]] = 0
         run(1, fresh and epoch == 1)
-        record = {"epoch": epoch, "train_time": time.perf_counter() - start}
+        history.append({**_records(model.history_, None)[0], "epoch": epoch})
+    return history, epochs
+
+
+def _records(history: list[dict], validation: Validation | None) -> list[dict]:
+    """LightFM's per-epoch records in the Recommender's column names."""
+    records = []
+    for entry in history:
+        record = {"epoch": entry["epoch"], "train_time": entry["train_time"]}
         if validation is not None:
-            scores = evaluate(model, validation.test, validation.train, k=validation.k,
-                              metrics=("precision", "auc"), num_threads=num_threads,
-                              check_intersections=False, user_features=plan.user_matrix,
-                              item_features=plan.item_matrix)
-            record["precision_at_k"] = float(scores["mean"].iloc[0])
-            record["auc"] = float(scores["mean"].iloc[1])
-            if verbose:
-                epoch_range.set_postfix(precision=f"{record['precision_at_k']:.4f}")
-            if record["precision_at_k"] > best_score:
-                best_score, best_epoch, since_best = record["precision_at_k"], epoch, 0
-                best_state = model._snapshot(into=best_state)
-            else:
-                since_best += 1
-        history.append(record)
-        if validation is not None and since_best >= validation.patience:
-            break
-    if best_state is not None and best_epoch != history[-1]["epoch"]:
-        model._restore_snapshot(best_state, generator=False)
-    return history, best_epoch if validation is not None else history[-1]["epoch"]
+            record["precision_at_k"] = entry[f"precision@{validation.k}"]
+            record["auc"] = entry["auc"]
+        records.append(record)
+    return records

@@ -36,6 +36,7 @@ class Settings:
     """What the transitions need of the Recommender's parameters."""
 
     new_model: Callable[[], LightFM]
+    model_params: dict
     loss: str
     negative_mixing: float
     epochs: int
@@ -173,11 +174,13 @@ def _negatives(frame: pd.DataFrame | None, argument: str, user: Side, item: Side
             "and has no use for dislikes; use an implicit loss ('warp', 'warp-kos', 'bpr', "
             "'logistic', ...) or leave negatives out.")
     if matrix.nnz and settings.loss != "logistic" and settings.negative_mixing == 0:
+        effect = ("they are only kept from being drawn as negatives (BPR redraws stored "
+                  "entries, as LightFM does)" if settings.loss == "bpr" else
+                  "they are stored and ignored in training")
         warnings.warn(
-            f"{argument}: {matrix.nnz} dislike(s) given, but loss={settings.loss!r} uses them "
-            "only with negative_mixing > 0 (it is 0): they are stored and ignored in "
-            "training. Set negative_mixing (e.g. 0.1) to train on them.",
-            UserWarning, stacklevel=5)
+            f"{argument}: {matrix.nnz} dislike(s) given, but loss={settings.loss!r} learns "
+            f"from them only with negative_mixing > 0 (it is 0): {effect}. Set "
+            "negative_mixing (e.g. 0.1) to train on them.", UserWarning, stacklevel=5)
     return int32_csr(matrix)
 
 
@@ -282,9 +285,19 @@ def _replace(state: FittedState, **changes: Any) -> FittedState:
     return FittedState(**fields)
 
 
-def _copy_model(model: LightFM) -> LightFM:
-    """An independent copy to train (the published model is never trained again)."""
-    return copy.deepcopy(model)
+def _copy_model(model: LightFM, settings: Settings | None = None) -> LightFM:
+    """An independent copy to train (the published model is never trained again), with
+    the Recommender's current hyper-parameters (``set_params`` after ``fit`` applies to
+    the next update; the embedding size cannot change without a new ``fit``)."""
+    copied = copy.deepcopy(model)
+    if settings is not None:
+        params = dict(settings.model_params)
+        if params["no_components"] != copied.no_components:
+            raise ValueError(
+                f"no_components is {params['no_components']} but the fitted model has "
+                f"{copied.no_components}: the embedding size changes only with a new fit().")
+        copied.set_params(**params)
+    return copied
 
 
 def grown_state(state: FittedState, name: str, features: Any, argument: str) -> FittedState:
@@ -362,7 +375,7 @@ def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
     at 0.97-1.0x a full retrain; 0.5 let the share reach 0.16-0.25, 0 reached 0.57-0.71
     (precision 0.72-0.76x).
     """
-    model = _copy_model(state.model)
+    model = _copy_model(state.model, settings)
     before = {name: len(state.side(name)) for name in SIDES}
     cold_warmed: dict[str, np.ndarray] = {}
     for name, features in (("user", user_features), ("item", item_features)):

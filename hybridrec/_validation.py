@@ -90,8 +90,9 @@ def check_nnz(matrix: sp.spmatrix, name: str) -> None:
 
 
 @dataclass(frozen=True)
-class Interactions:
-    """Interactions as the kernels want them: parallel int32 / float32 arrays."""
+class KernelInteractions:
+    """Interactions as the kernels want them: parallel int32 / float32 arrays (the
+    kernel form; ``hybridrec.data.Interactions`` is the DataFrame builders' result)."""
 
     shape: tuple[int, int]
     user_ids: np.ndarray
@@ -105,7 +106,7 @@ class Interactions:
 
 
 def as_interactions(interactions: object, sample_weight: object, name: str = "interactions"
-                    ) -> Interactions:
+                    ) -> KernelInteractions:
     """Convert interactions (any sparse format and numeric dtype) and the sample weights.
 
     Parameters
@@ -157,12 +158,15 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
             raise ValueError(
                 f"sample_weight must be non-negative; got a minimum of {weights.min()}."
             )
-    return Interactions(coo.shape, user_ids, item_ids, values, weights)
+    return KernelInteractions(coo.shape, user_ids, item_ids, values, weights)
 
 
 @dataclass(frozen=True)
-class FeatureMatrix:
-    """A feature matrix in kernel form; ``identity=True`` means no CSR is used."""
+class KernelFeatures:
+    """A feature matrix in kernel form; ``identity=True`` means no CSR is used.
+
+    (``hybridrec.data.FeatureMatrix`` is the DataFrame builders' matrix with names and a
+    mapper.)"""
 
     n_rows: int
     n_features: int
@@ -178,12 +182,12 @@ class FeatureMatrix:
         return self.indptr, self.indices, self.data
 
 
-def identity_features(n: int) -> FeatureMatrix:
+def identity_features(n: int) -> KernelFeatures:
     """The identity feature matrix of size ``n`` (fast path: no CSR arrays)."""
-    return FeatureMatrix(n, n, True, None, None, None)
+    return KernelFeatures(n, n, True, None, None, None)
 
 
-def as_features(features: object, name: str) -> FeatureMatrix:
+def as_features(features: object, name: str) -> KernelFeatures:
     """Convert a user/item feature matrix to CSR float32 / int32, detecting the identity."""
     check_sparse(features, name)
     csr = sp.csr_matrix(features)
@@ -197,7 +201,7 @@ def as_features(features: object, name: str) -> FeatureMatrix:
             and np.array_equal(indices, np.arange(n_rows))
             and np.array_equal(indptr, np.arange(n_rows + 1))):
         return identity_features(n_rows)
-    return FeatureMatrix(n_rows, n_features, False, indptr, indices, data)
+    return KernelFeatures(n_rows, n_features, False, indptr, indices, data)
 
 
 def as_id_array(ids: object, name: str) -> np.ndarray:
@@ -229,6 +233,47 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
     if array.min() < 0 or array.max() > _INT32_MAX:
         raise ValueError(f"{name}: {NEGATIVE_IDS}")
     return np.ascontiguousarray(array, dtype=INDEX)
+
+
+def as_row_mask(rows: object, n_rows: int, name: str, what: str) -> np.ndarray:
+    """The kernels' trainable-rows mask from feature-row indices.
+
+    Parameters
+    ----------
+    rows : array-like of int or None
+        Indices of the rows that may change (duplicates allowed, any order); ``None``:
+        every row. An empty sequence freezes every row.
+    n_rows : int
+        Number of rows (``0 <= index < n_rows``).
+    name : str
+        Argument name, for error messages.
+    what : str
+        What the rows are (e.g. ``"item feature rows"``), for error messages.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n_rows,) or (0,)
+        1 for a trainable row, 0 for a frozen one; the empty array when every row is
+        trainable (the kernels' unmasked path).
+    """
+    if rows is None:
+        return np.zeros(0, dtype=np.uint8)
+    if isinstance(rows, np.ndarray) and rows.dtype == np.bool_:
+        raise ValueError(
+            f"{name} must hold indices of {what}, got a boolean array of shape "
+            f"{rows.shape}; pass np.flatnonzero(mask) for a boolean mask."
+        )
+    indices = as_id_array(rows, name)
+    if indices.size and indices.max() >= n_rows:
+        raise ValueError(
+            f"{name} contains index {int(indices.max())}, but the model has {n_rows} "
+            f"{what} (indices 0..{n_rows - 1})."
+        )
+    mask = np.zeros(n_rows, dtype=np.uint8)
+    mask[indices] = 1
+    if n_rows and mask.all():
+        return np.zeros(0, dtype=np.uint8)
+    return mask
 
 
 def is_integer(value: object) -> bool:

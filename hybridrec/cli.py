@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._warmup import announce_compilation, time_without_compilation, watch_kernels
+from .data import time_decay
 from .persist import ModelFileError
 from .recommender import Recommender
 
@@ -126,6 +128,13 @@ def _known_dislikes(negatives: pd.DataFrame, interactions: pd.DataFrame,
     return negatives[known & ~liked]
 
 
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _describe_features(recommender: Recommender) -> None:
     """One line per feature column: how it was encoded (never a silent surprise)."""
     for side in ("user", "item"):
@@ -152,6 +161,28 @@ def fit_command(args: argparse.Namespace) -> int:
         if column not in interactions.columns:
             raise CommandError(f"interactions file has no column {column!r} (set --user-col "
                                f"/ --item-col); its columns are {list(interactions.columns)!r}")
+    weight_col = args.weight_col
+    if args.time_col is not None:
+        if args.half_life is None:
+            raise CommandError("--time-col needs --half-life (in the timestamps' unit, or a "
+                               "duration such as 30D for datetimes)")
+        half_life = _number_or_text(args.half_life)
+        if args.time_col in interactions.columns and not (
+                pd.api.types.is_numeric_dtype(interactions[args.time_col])
+                or pd.api.types.is_datetime64_any_dtype(interactions[args.time_col])):
+            try:  # dates in a CSV arrive as text
+                interactions = interactions.assign(**{args.time_col: pd.to_datetime(
+                    interactions[args.time_col])})
+            except (ValueError, TypeError) as error:
+                raise CommandError(f"--time-col {args.time_col!r} holds neither numbers nor "
+                                   f"dates: {error}") from None
+        interactions = time_decay(interactions, args.time_col, half_life,
+                                  user_col=args.user_col, item_col=args.item_col,
+                                  repeated=args.repeated, weight_col=weight_col,
+                                  out_col="__weight__")
+        weight_col = "__weight__"
+    elif args.half_life is not None:
+        raise CommandError("--half-life needs --time-col")
     if negatives is not None:
         negatives = _known_dislikes(negatives, interactions,
                                     {"user": user_features, "item": item_features},
@@ -162,15 +193,19 @@ def fit_command(args: argparse.Namespace) -> int:
     recommender = Recommender(loss=args.loss, no_components=args.components,
                               epochs=args.epochs, num_threads=args.threads,
                               random_state=args.seed, negative_mixing=mixing)
-    recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
-                    weight_col=args.weight_col, user_features=user_features,
-                    item_features=item_features, verbose=True, negatives=negatives,
-                    user_feature_spec=_feature_spec(args, "user"),
-                    item_feature_spec=_feature_spec(args, "item"))
+    # The first run on a machine compiles kernels: announce it when it starts, and report
+    # the fit's time without it.
+    with watch_kernels(on_first_compile=announce_compilation(sys.stderr)) as kernels:
+        recommender.fit(interactions, user_col=args.user_col, item_col=args.item_col,
+                        weight_col=weight_col, user_features=user_features,
+                        item_features=item_features, verbose=True, negatives=negatives,
+                        user_feature_spec=_feature_spec(args, "user"),
+                        item_feature_spec=_feature_spec(args, "item"))
     _describe_features(recommender)
     path = recommender.save(args.out)
     print(f"trained on {len(interactions)} interactions: {len(recommender.user_mapper_)} "
-          f"users, {len(recommender.item_mapper_)} items; saved to {path}", file=sys.stderr)
+          f"users, {len(recommender.item_mapper_)} items in "
+          f"{time_without_compilation(kernels)}; saved to {path}", file=sys.stderr)
     return 0
 
 
@@ -204,6 +239,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("--user-col", default="user_id")
     fit.add_argument("--item-col", default="item_id")
     fit.add_argument("--weight-col", default=None)
+    fit.add_argument("--time-col", default=None,
+                     help="weight interactions by recency (needs --half-life)")
+    fit.add_argument("--half-life", default=None,
+                     help="weights halve after this long: in the timestamps' unit (e.g. "
+                          "31536000 for a year of Unix seconds), or a duration such as 365D "
+                          "for datetime columns")
+    fit.add_argument("--repeated", default="sum", choices=["sum", "latest"],
+                     help="a pair seen several times: sum of decayed weights, or latest")
     fit.add_argument("--user-features", help="CSV/Parquet, one row per user")
     fit.add_argument("--item-features", help="CSV/Parquet, one row per item")
     fit.add_argument("--loss", default="warp", choices=["warp", "bpr", "logistic", "warp-kos"])

@@ -24,9 +24,17 @@ import scipy.sparse as sp
 
 from ._scoring import prepare_test_train, rank_items, top_k
 from ._threads import numba_threads
-from ._validation import check_fraction, check_int, int32_csr, key_array, show_keys
+from ._validation import (
+    check_bool,
+    check_fraction,
+    check_int,
+    int32_csr,
+    is_real,
+    key_array,
+    show_keys,
+)
 from .data import IdMapper
-from .kernels import scoring
+from .kernels import rerank, scoring
 from .metrics import item_popularity
 from .metrics._aggregate import EvaluationParts, summarise
 from .metrics.ranking import evaluation_parts, evaluation_rank_options
@@ -242,15 +250,70 @@ class ExtraUsers:
     vectors: np.ndarray
 
 
+@dataclass(frozen=True)
+class RankingControls:
+    """How ``recommend`` orders items besides the model's score (all off by default).
+
+    Attributes
+    ----------
+    item_biases : bool
+        Rank with the item biases (False: by ``user . item`` alone, which stops the
+        lists converging on the items with the largest biases, mostly the popular ones).
+    popularity_penalty : float >= 0
+        Subtract ``popularity_penalty * log(1 + n_i)`` from the ranking score of item
+        ``i`` with ``n_i`` training interactions.
+    diversity : float in [0, 1]
+        Maximal-marginal-relevance re-rank of the best ``candidates``: each next item
+        maximises ``(1 - diversity) * relevance - diversity * (largest cosine similarity
+        to the items already chosen)``, relevance min-max scaled per user. 0: off.
+    candidates : int or None
+        Candidates the re-rank chooses from (default ``max(3 k, k + 20)``).
+    """
+
+    item_biases: bool = True
+    popularity_penalty: float = 0.0
+    diversity: float = 0.0
+    candidates: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return (not self.item_biases) or self.popularity_penalty > 0 or self.diversity > 0
+
+    def ranking_biases(self, snapshot: ScoringSnapshot) -> np.ndarray:
+        """Per-item bias the ranking uses (the model's, zero, minus the penalty)."""
+        if self.item_biases:
+            biases = snapshot.item_biases.astype(np.float32, copy=True)
+        else:
+            biases = np.zeros(snapshot.n_items, dtype=np.float32)
+        if self.popularity_penalty > 0:
+            counts = np.rint(snapshot.popularity * snapshot.n_users)
+            biases -= np.float32(self.popularity_penalty) * np.log1p(counts).astype(np.float32)
+        return biases
+
+
+def ranking_controls(item_biases: object = True, popularity_penalty: object = 0.0,
+                     diversity: object = 0.0) -> RankingControls:
+    """Checked :class:`RankingControls` (``ValueError`` naming a bad argument)."""
+    item_biases = check_bool(item_biases, "item_biases")
+    if not is_real(popularity_penalty) or not np.isfinite(popularity_penalty) \
+            or popularity_penalty < 0:
+        raise ValueError(f"popularity_penalty must be a finite number >= 0, got "
+                         f"{popularity_penalty!r}.")
+    return RankingControls(item_biases, float(popularity_penalty),
+                           check_fraction(diversity, "diversity"))
+
+
 def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: bool,
               allowed: np.ndarray | None, num_threads: int, extra: ExtraUsers | None = None,
-              hint: str = "") -> pd.DataFrame:
+              hint: str = "", controls: RankingControls | None = None) -> pd.DataFrame:
     """Top-``k`` frame ``[user, item, score, rank]`` for user ``keys`` in that order.
 
     Known users are scored from the snapshot (their training items left out with
     ``exclude_seen``); keys of ``extra`` users (not known) from their given
     representations. ``KeyError`` names keys that are neither (``hint`` is appended).
-    Scores are ``user . item + item bias + user bias``.
+    ``score`` is the model's ``user . item + item bias + user bias``; with active
+    ``controls`` the lists are ordered by them and a ``ranking_score`` column (the score
+    the controls rank by, before any diversity re-rank) is added.
     """
     keys = key_array(keys, "users")
     rows = snapshot.user_mapper.transform(keys, unknown="ignore", name="users")
@@ -275,11 +338,36 @@ def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: boo
         seen = snapshot.seen[rows[warm]].tocoo()
         exclude = sp.csr_matrix((seen.data, (np.flatnonzero(warm)[seen.row], seen.col)),
                                 shape=exclude.shape)
-    items, scores = top_k(vectors, snapshot.item_vectors, snapshot.item_biases,
-                          np.arange(keys.shape[0]), k, num_threads,
-                          exclude=int32_csr(exclude), allowed_items=allowed)
-    return top_frame(keys, items, scores + user_biases[:, None],
-                     snapshot.item_mapper.keys.to_numpy(), ("user", "item", "score"))
+    exclude = int32_csr(exclude)
+    item_keys = snapshot.item_mapper.keys.to_numpy()
+    if controls is None or not controls.active:
+        items, scores = top_k(vectors, snapshot.item_vectors, snapshot.item_biases,
+                              np.arange(keys.shape[0]), k, num_threads, exclude=exclude,
+                              allowed_items=allowed)
+        return top_frame(keys, items, scores + user_biases[:, None], item_keys,
+                         ("user", "item", "score"))
+    biases = controls.ranking_biases(snapshot)
+    pool = k
+    if controls.diversity > 0:
+        pool = controls.candidates or max(3 * k, k + 20)
+    items, ranking = top_k(vectors, snapshot.item_vectors, biases, np.arange(keys.shape[0]),
+                           max(pool, k), num_threads, exclude=exclude, allowed_items=allowed)
+    if controls.diversity > 0:
+        chosen = np.full((keys.shape[0], k), -1, dtype=np.int32)
+        positions = np.full((keys.shape[0], k), -1, dtype=np.int32)
+        with numba_threads(num_threads):
+            rerank.mmr(items, ranking, l2_normalised(snapshot.item_vectors), k,
+                       float(controls.diversity), chosen, positions)
+        ranking = np.where(positions >= 0, np.take_along_axis(
+            ranking, np.maximum(positions, 0), axis=1), -np.inf).astype(np.float32)
+        items = chosen
+    valid = items >= 0
+    safe = np.maximum(items, 0)
+    model_scores = np.where(valid, ranking - biases[safe] + snapshot.item_biases[safe]
+                            + user_biases[:, None], -np.inf).astype(np.float32)
+    frame = top_frame(keys, items, model_scores, item_keys, ("user", "item", "score"))
+    frame.insert(3, "ranking_score", (ranking + user_biases[:, None])[valid].astype(np.float32))
+    return frame
 
 
 def similar(snapshot: ScoringSnapshot, side: str, keys: object, k: int, num_threads: int,

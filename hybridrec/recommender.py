@@ -149,7 +149,8 @@ class Recommender(ParamsMixin):
             raise ValueError(f"num_threads={self.num_threads!r}: {error}") from None
         identity = {side: check_bool(getattr(self, f"{side}_identity"), f"{side}_identity")
                     for side in ("user", "item")}
-        return Settings(lambda: LightFM(**params, random_state=self.random_state), self.loss,
+        return Settings(lambda: LightFM(**params, random_state=self.random_state), params,
+                        self.loss,
                         self.negative_mixing, int(self.epochs), threads, identity,
                         check_bool(self.normalize_features, "normalize_features"))
 
@@ -390,7 +391,8 @@ class Recommender(ParamsMixin):
     # ------------------------------------------------------------------ reads
     def recommend(self, users: Any = None, k: int = 10, exclude_seen: bool = True,
                   items: Any = None, filter_items: Any = None,
-                  user_features: Features = None) -> pd.DataFrame:
+                  user_features: Features = None, *, item_biases: bool = True,
+                  popularity_penalty: float = 0.0, diversity: float = 0.0) -> pd.DataFrame:
         """Top-``k`` items for each user.
 
         Parameters
@@ -407,12 +409,24 @@ class Recommender(ParamsMixin):
         user_features : pandas.DataFrame or FeatureMatrix, optional
             Features of users not seen in training (cold start from features alone);
             rows of known users are ignored.
+        item_biases : bool, default True
+            False ranks by ``user . item`` without the item biases, which otherwise
+            pull every list towards the same popular items.
+        popularity_penalty : float >= 0, default 0
+            Rank by ``score - popularity_penalty * log(1 + n_i)``, ``n_i`` being item
+            ``i``'s training interactions.
+        diversity : float in [0, 1], default 0
+            Maximal-marginal-relevance re-rank: each next item trades relevance against
+            its largest cosine similarity to the items already listed, with this weight.
+            (Trade-offs measured in ``benchmarks/README.md``.)
 
         Returns
         -------
         pandas.DataFrame
             ``user, item, score, rank`` (rank 1..k), users in the order asked, keys in the
-            caller's types; ``score = user . item + user bias + item bias``.
+            caller's types; ``score = user . item + user bias + item bias``. With any
+            ranking control a ``ranking_score`` column holds what the list was ranked by
+            (before a diversity re-rank).
 
         Raises
         ------
@@ -434,8 +448,9 @@ class Recommender(ParamsMixin):
             if extra is not None:
                 users = np.concatenate([users, np.asarray(extra.keys, dtype=object)])
         allowed = queries.allowed_items(state.item.mapper, items, filter_items)
+        controls = queries.ranking_controls(item_biases, popularity_penalty, diversity)
         return queries.recommend(snapshot, users, k, exclude_seen, allowed, self.num_threads,
-                                 extra, _COLD_HINT)
+                                 extra, _COLD_HINT, controls)
 
     def similar_items(self, items: Any, k: int = 10) -> pd.DataFrame:
         """Most similar items (cosine of the learned representations; never itself).
@@ -628,6 +643,25 @@ class Recommender(ParamsMixin):
         from .persist import save_recommender
 
         return save_recommender(self.get_params(), self._fitted, path)
+
+    def export(self, path: str | Path) -> Path:
+        """Write the fitted model for serving outside Python: Parquet files of every
+        user's and item's final vector and bias (``score = u . v + b_u + b_i``), the keys,
+        the side features and the training interactions, plus ``manifest.json``
+        (``hybridrec.export`` documents the layout; needs pyarrow).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory (replaced if it exists).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from .export import export_recommender
+
+        return export_recommender(self.get_params(), self._fitted, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:

@@ -29,6 +29,7 @@ from .split import (
     random_train_test_split,
     temporal_train_test_split,
 )
+from .weights import time_decay
 
 __all__ = [
     "ColumnEncoding",
@@ -50,4 +51,5 @@ __all__ = [
     "random_train_test_split",
     "synthetic",
     "temporal_train_test_split",
+    "time_decay",
 ]

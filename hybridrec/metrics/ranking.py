@@ -17,6 +17,7 @@ of ``test_interactions``.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._scoring import RankResult, prepare_test_train, rank_items
+from .._scoring import RankResult, check_identity_shape, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
 from ._aggregate import EvaluationParts, summarise
@@ -42,12 +43,21 @@ GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
 
 
 def _representations(model, user_features, item_features, n_users: int, n_items: int):
-    """User vectors and item vectors + biases of a LightFM-like model, checked for size."""
-    _, user_vectors = model.get_user_representations(user_features)
-    item_biases, item_vectors = model.get_item_representations(item_features)
+    """User vectors and item vectors + biases of a LightFM-like model, checked for size.
+
+    A hybridrec model is read once for both (``_reading``), so a fit finishing in
+    another thread between the two calls cannot mix its states."""
+    reading = getattr(model, "_reading", None)
+    with reading("metrics") if callable(reading) else contextlib.nullcontext():
+        _, user_vectors = model.get_user_representations(user_features)
+        item_biases, item_vectors = model.get_item_representations(item_features)
     user_vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     item_biases = np.ascontiguousarray(item_biases, dtype=np.float32)
+    # As lightfm.evaluation (through predict_rank): without feature matrices the test
+    # matrix must have exactly the model's users and items.
+    check_identity_shape((n_users, n_items), user_features is None, item_features is None,
+                         user_vectors.shape[0], item_vectors.shape[0])
     if user_vectors.shape[0] < n_users:
         raise ValueError(
             f"test_interactions has {n_users} users but the model represents only "
