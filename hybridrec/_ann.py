@@ -477,7 +477,10 @@ def search(index: IVFIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
         item itself for similar items).
     allowed_items : bool array (n_items,), optional
         Only these items may be returned. A candidate set no larger than the items the
-        probes would scan is searched exactly (``top_k`` on the candidates).
+        probes would scan is searched exactly (``top_k`` on the candidates); a larger
+        one probes ``ceil(n_probe * n_items / n_candidates)`` clusters (at most all),
+        so that about as many candidates are scanned as ``n_probe`` clusters hold items
+        without a candidate set (the calibrated recall assumes that many).
     n_probe : int, optional
         Clusters probed per query (default ``index.n_probe``, the calibrated value):
         the recall / speed knob. ``index.n_clusters`` scans everything (exact).
@@ -541,6 +544,7 @@ def search(index: IVFIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
         if allowed is not None:
             biases = biases.copy()
             biases[~allowed[index.order]] = -np.inf
+            n_probe = _candidate_probes(index, allowed, n_probe)
         block = _block_size(m, num_threads)
         with numba_threads(num_threads) as threads:
             ann.search_ivf(vectors, users, _centroids_t(index), index.centroids[:, -1].copy(),
@@ -557,6 +561,15 @@ def _exact_is_cheaper(index: IVFIndex, allowed: np.ndarray, n_probe: int) -> boo
     """A candidate set no larger than what ``n_probe`` clusters hold on average is
     scored exactly: cheaper than probing, and exact."""
     return int(allowed.sum()) <= index.n_items * n_probe / index.n_clusters
+
+
+def _candidate_probes(index: IVFIndex, allowed: np.ndarray, n_probe: int) -> int:
+    """Clusters to probe with a candidate set: ``n_probe`` scaled by the inverse share of
+    candidates, so the candidates scanned stay about what ``n_probe`` clusters scan
+    without one (a random half of the catalogue as candidates would otherwise halve
+    them, and the recall with them)."""
+    n_allowed = max(1, int(allowed.sum()))
+    return int(min(index.n_clusters, -(-n_probe * index.n_items // n_allowed)))
 
 
 def _centroids_t(index: IVFIndex) -> np.ndarray:

@@ -66,8 +66,10 @@ def test_default_recall_on_planted_data(planted):
     assert list(pd.unique(approximate["user"])) == list(pd.unique(exact["user"]))
     assert (approximate.groupby("user", sort=False).size() == K).all()
     assert (approximate.groupby("user")["score"].diff().dropna() <= 0).all()
-    everything = rec.recommend(k=rec.item_mapper_.keys.size, exclude_seen=False)
-    _same_scores(approximate[["user", "item", "score"]], everything)
+    some = rec.user_mapper_.keys[::25]
+    everything = rec.recommend(some, k=rec.item_mapper_.keys.size, exclude_seen=False)
+    _same_scores(approximate.loc[approximate["user"].isin(some), ["user", "item", "score"]],
+                 everything)
 
 
 def test_knob_trades_recall_and_full_probe_is_exact(planted):
@@ -138,7 +140,7 @@ def test_default_probe_respects_exclusions_and_candidates(planted):
     out = rec.recommend(users, k=K, approximate=True, items=candidates)
     assert out["item"].isin(candidates).all()
     assert (out.groupby("user").size() == K).all()
-    assert _recall(out, rec.recommend(users, k=K, items=candidates)) >= 0.97
+    assert _recall(out, rec.recommend(users, k=K, items=candidates)) >= 0.98
     # A small candidate set is scored exactly.
     few = keys[:40]
     pd.testing.assert_frame_equal(rec.recommend(users, k=K, approximate=True, items=few),
@@ -193,8 +195,9 @@ def test_index_built_once_per_state_and_invalidated_by_training(small, monkeypat
         check_exact=True)
     assert not after.equals(results[0])
     # add_items: a new catalogue, a new index that knows the new items.
-    new_items = pd.DataFrame({"item_id": ["new-a", "new-b"], "genre": ["g0", "g1"]})
     data = synthetic(n_users=120, n_items=90, n_interactions=2000, random_state=5)
+    new_items = pd.DataFrame({"item_id": ["new-a", "new-b"],
+                              "genre": data.items["genre"].iloc[:2].to_list()})
     hybrid = Recommender(no_components=8, epochs=2, random_state=0).fit(
         data.interactions, item_features=data.items[["item_id", "genre"]])
     before = hybrid.approximate_index()["n_items"]
