@@ -100,7 +100,7 @@ def _plot(results: list, path: Path) -> None:
         return
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     groups = {"popularity_penalty": [], "diversity": []}
-    for label, controls, values in results:
+    for _label, controls, values in results:
         for name in groups:
             if name in controls or not controls:
                 groups[name].append(values)

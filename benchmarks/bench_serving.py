@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 from _common import add_data_dir_argument, format_table, load_ml1m_receraser, print_banner
 
-from hybridrec import LightFM, Recommender
-from hybridrec import _guard
+from hybridrec import LightFM, Recommender, _guard
 from hybridrec.data import synthetic
 
 
