@@ -7,10 +7,16 @@ published state: they build a new one and the Recommender swaps it in with one
 attribute assignment, so a reader that took the state before the swap keeps a complete,
 consistent view (old arrays, mappers and features together), and an update that fails
 leaves the published state as it was.
+
+The state caches what is derived from it on first use: the scoring snapshot and the
+approximate-search indexes (``hybridrec._ann``) built on it. A new state starts with
+empty caches, so any training, ``fold_in`` or ``add_items`` drops them with the state
+they were built on, while readers of the old state keep using its own.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -18,9 +24,21 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import _ann
 from ._sides import Side
 from .model import LightFM
-from .queries import FeatureParts, ScoringSnapshot, make_snapshot
+from .queries import (
+    FeatureParts,
+    ScoringSnapshot,
+    build_approximate_index,
+    check_index_kind,
+    make_snapshot,
+)
+
+#: Serialises index builds (seconds to a minute each): a second reader asking for an
+#: index being built waits for it instead of building it again. Builds are rare (once
+#: per state and kind), so one lock for every state is enough.
+_INDEX_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,9 @@ class FittedState:
     #: Holds the snapshot once computed (a list: the dataclass is frozen). Two threads
     #: may both compute it; the first one stored is used by everyone (they are equal).
     _snapshot: list = field(default_factory=list, repr=False, compare=False)
+    #: Approximate-search indexes by kind (``queries.INDEX_KINDS``), built on first use
+    #: (or restored from a file) and kept for the state's lifetime.
+    _indexes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def side(self, name: str) -> Side:
         """The ``"user"`` or ``"item"`` side."""
@@ -78,6 +99,32 @@ class FittedState:
                 self.feature_parts("user"), self.feature_parts("item"),
                 self.interactions, num_threads))
         return self._snapshot[0]
+
+    def approximate_index(self, kind: str, num_threads: int = 1) -> _ann.IVFIndex:
+        """The approximate-search index of ``kind`` over this state's items, built once.
+
+        Built on first use from the scoring snapshot (``queries.build_approximate_index``)
+        under a lock, so concurrent readers build it once and all get the same object;
+        readers that already have it never wait.
+        """
+        kind = check_index_kind(kind)
+        index = self._indexes.get(kind)
+        if index is None:
+            with _INDEX_BUILD_LOCK:
+                index = self._indexes.get(kind)
+                if index is None:
+                    index = build_approximate_index(self.snapshot(num_threads), kind,
+                                                    num_threads)
+                    self._indexes[kind] = index
+        return index
+
+    def built_indexes(self) -> dict[str, _ann.IVFIndex]:
+        """The indexes built (or restored) so far, by kind (a copy of the cache)."""
+        return dict(self._indexes)
+
+    def attach_index(self, kind: str, index: _ann.IVFIndex) -> None:
+        """Put a restored index in the cache (``hybridrec.persist`` at load time)."""
+        self._indexes[check_index_kind(kind)] = index
 
     def check_consistent(self) -> None:
         """Raise ``ValueError`` if the parts do not fit together (a corrupted file)."""

@@ -203,6 +203,11 @@ def fit_command(args: argparse.Namespace) -> int:
                         user_feature_spec=_feature_spec(args, "user"),
                         item_feature_spec=_feature_spec(args, "item"))
     _describe_features(recommender)
+    if args.approximate_index:
+        info = recommender.approximate_index()
+        print(f"approximate index: {info['n_clusters']} clusters, n_probe "
+              f"{info['n_probe']} (calibration recall@10 {info['calibration_recall']:.3f}), "
+              f"built in {info['build_seconds']:.1f} s", file=sys.stderr)
     path = recommender.save(args.out)
     print(f"trained on {len(interactions)} interactions: {len(recommender.user_mapper_)} "
           f"users, {len(recommender.item_mapper_)} items in "
@@ -214,7 +219,8 @@ def recommend_command(args: argparse.Namespace) -> int:
     """``recommend``: top-k items for some or all users of a saved model."""
     recommender = _load(args.model)
     users = None if args.all else _parse_keys(args.users, recommender.user_mapper_.keys)
-    frame = recommender.recommend(users=users, k=args.k, exclude_seen=not args.include_seen)
+    frame = recommender.recommend(users=users, k=args.k, exclude_seen=not args.include_seen,
+                                  approximate=args.approximate, n_probe=args.n_probe)
     frame = frame.rename(columns={"user": recommender.user_col_, "item": recommender.item_col_})
     _write_table(frame, args.output)
     return 0
@@ -284,6 +290,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("--n-bins", type=int, default=None,
                      help="quantile bins per numeric column (default 5)")
     fit.add_argument("--out", required=True, help="model file to write (e.g. model.hrec)")
+    fit.add_argument("--approximate-index", action="store_true",
+                     help="build the approximate top-k index and save it with the model "
+                          "(for recommend --approximate)")
     fit.set_defaults(handler=fit_command)
 
     recommend = commands.add_parser("recommend", help="top-k items per user")
@@ -295,6 +304,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     recommend.add_argument("--include-seen", action="store_true",
                            help="do not leave out the users' training items")
     recommend.add_argument("--output", help="CSV or Parquet file (default: stdout)")
+    recommend.add_argument("--approximate", action="store_true",
+                           help="approximate top-k (IVF index; saved with the model by "
+                                "fit --approximate-index, else built here)")
+    recommend.add_argument("--n-probe", type=int, default=None,
+                           help="with --approximate: clusters scanned per user (the "
+                                "recall / speed knob; default: the index's calibrated value)")
     recommend.set_defaults(handler=recommend_command)
 
     evaluate = commands.add_parser("evaluate", help="ranking metrics on held-out data")

@@ -13,7 +13,9 @@ user against a large catalogue, and evaluating on large test sets. Here:
   can serve many calls.
 - :func:`recommend_dask` maps a dask collection of user keys to a dask DataFrame
   ``[user, item, score, rank]``, one output partition per input partition; each partition
-  runs the single-machine top-k kernel.
+  runs the single-machine top-k kernel, or with ``approximate=True`` the approximate
+  search over the Recommender's index (built once on the client, scattered beside the
+  snapshot).
 - :func:`evaluate_dask` groups a dask test DataFrame by user (a shuffle), evaluates each
   partition's users with the single-machine kernels and combines exact per-partition
   sums (not an average of averages) into ``evaluate()``'s table.
@@ -21,7 +23,8 @@ user against a large catalogue, and evaluating on large test sets. Here:
   the workers, with the single-machine unknown-key policies.
 
 Results equal the single-process ``Recommender.recommend`` / ``Recommender.evaluate``
-exactly: scores do not depend on how users are batched, and the metric sums are exact.
+exactly: scores do not depend on how users are batched, and the metric sums are exact
+(so are the approximate lists: the search does not depend on the batching either).
 
 Example
 -------
@@ -60,6 +63,7 @@ from .metrics.ranking import check_evaluate_arguments
 from .queries import (
     ScoringSnapshot,
     allowed_items,
+    check_approximate,
     evaluate_frame,
     recommend,
     snapshot_test,
@@ -92,6 +96,9 @@ class DaskRecommender:
         Item keys (kept locally to resolve ``items`` / ``filter_items``).
     user_keys_dtype, item_keys_dtype : dtypes single-machine recommendation frames have
         for these keys (e.g. ``str`` for strings)
+    index_future : distributed.Future or None
+        The Recommender's ``"recommend"`` approximate index on the workers (replicated
+        like the snapshot), when scattered with ``approximate=True``.
     """
 
     client: distributed.Client
@@ -102,11 +109,21 @@ class DaskRecommender:
     item_mapper: IdMapper
     user_keys_dtype: Any
     item_keys_dtype: Any
+    index_future: distributed.Future | None = None
 
     @property
     def state(self) -> Any:
         """The snapshot as a graph dependency (resolved to the object on each worker)."""
         return dask.delayed(self.future)
+
+    @property
+    def index(self) -> Any:
+        """The approximate index as a graph dependency (``ValueError`` if not scattered)."""
+        if self.index_future is None:
+            raise ValueError("approximate=True needs the approximate index on the workers: "
+                             "make the handle with scatter_recommender(recommender, "
+                             "approximate=True), or pass the Recommender itself.")
+        return dask.delayed(self.index_future)
 
 
 def _client(client: distributed.Client | None) -> distributed.Client:
@@ -123,7 +140,8 @@ def _client(client: distributed.Client | None) -> distributed.Client:
 
 
 def scatter_recommender(recommender: Recommender,
-                        client: distributed.Client | None = None) -> DaskRecommender:
+                        client: distributed.Client | None = None, *,
+                        approximate: bool = False) -> DaskRecommender:
     """Send a fitted Recommender's scoring state to every worker, once.
 
     Parameters
@@ -132,6 +150,10 @@ def scatter_recommender(recommender: Recommender,
         Fitted.
     client : distributed.Client, optional
         Default: the current client (``distributed.default_client()``).
+    approximate : bool, default False
+        Also send the Recommender's ``"recommend"`` approximate index (built here first
+        if it is not yet, ``Recommender.approximate_index``), for
+        ``recommend_dask(..., approximate=True)``.
 
     Returns
     -------
@@ -142,27 +164,34 @@ def scatter_recommender(recommender: Recommender,
     if not isinstance(recommender, Recommender):
         raise TypeError(f"recommender must be a hybridrec.Recommender, got "
                         f"{type(recommender).__name__}.")
+    approximate = check_bool(approximate, "approximate")
     client = _client(client)
-    snapshot = recommender.scoring_snapshot().for_scoring()
+    # One fitted state for both: an update between the two reads cannot mix them.
+    state = recommender._fitted
+    snapshot = state.snapshot(recommender.num_threads).for_scoring()
     # broadcast=True: every worker gets its own replica now, so tasks never fetch it
     # from each other and a dead worker's copy is not the only one.
     future = client.scatter(snapshot, broadcast=True, hash=False)
+    index_future = None
+    if approximate:
+        index = state.approximate_index("recommend", recommender.num_threads)
+        index_future = client.scatter(index, broadcast=True, hash=False)
     return DaskRecommender(
         client, future, snapshot.user_col, snapshot.item_col, snapshot.n_users,
         snapshot.item_mapper,
         # The dtypes recommendation frames infer for these keys (e.g. str for strings).
         pd.Series(snapshot.user_mapper.keys[:1].to_numpy()).dtype,
-        pd.Series(snapshot.item_mapper.keys[:1].to_numpy()).dtype)
+        pd.Series(snapshot.item_mapper.keys[:1].to_numpy()).dtype, index_future)
 
 
 def _handle(model: Recommender | DaskRecommender,
-            client: distributed.Client | None) -> DaskRecommender:
+            client: distributed.Client | None, approximate: bool = False) -> DaskRecommender:
     if isinstance(model, DaskRecommender):
         if client is not None and client is not model.client:
             raise ValueError("client differs from the one the DaskRecommender was "
                              "scattered with.")
         return model
-    return scatter_recommender(model, client)
+    return scatter_recommender(model, client, approximate=approximate)
 
 
 def _user_keys(state: ScoringSnapshot, start: int, stop: int) -> pd.Series:
@@ -195,9 +224,11 @@ def _user_series(handle: DaskRecommender, users: Any, user_col: Hashable | None,
 
 def _recommend_partition(keys: pd.Series, state: ScoringSnapshot, k: int,
                          exclude_seen: bool, allowed: np.ndarray | None, num_threads: int,
-                         meta: pd.DataFrame) -> pd.DataFrame:
+                         meta: pd.DataFrame, index: Any = None,
+                         n_probe: int | None = None) -> pd.DataFrame:
     frame = recommend(state, keys.to_numpy(), k, exclude_seen, allowed, num_threads,
-                      hint="fold them in (Recommender.fold_in) before recommending on Dask.")
+                      hint="fold them in (Recommender.fold_in) before recommending on Dask.",
+                      index=index, n_probe=n_probe)
     return frame.astype(meta.dtypes.to_dict(), copy=False)
 
 
@@ -205,7 +236,8 @@ def recommend_dask(model: Recommender | DaskRecommender, users: Any = None, k: i
                    exclude_seen: bool = True, items: Any = None, filter_items: Any = None,
                    *, user_col: Hashable | None = None,
                    partition_users: int = PARTITION_USERS, num_threads: int = 1,
-                   client: distributed.Client | None = None) -> dd.DataFrame:
+                   client: distributed.Client | None = None, approximate: bool = False,
+                   n_probe: int | None = None) -> dd.DataFrame:
     """Top-``k`` items for every user of a dask collection, as a lazy dask DataFrame.
 
     Parameters
@@ -225,16 +257,25 @@ def recommend_dask(model: Recommender | DaskRecommender, users: Any = None, k: i
     num_threads : int, default 1
         Numba threads per task; a worker already runs ``nthreads`` tasks at once.
     client : distributed.Client, optional
+    approximate : bool, default False
+        Each partition searches the Recommender's approximate index, as
+        ``Recommender.recommend(approximate=True)`` (a ``DaskRecommender`` handle must
+        have been made with ``scatter_recommender(..., approximate=True)``).
+    n_probe : int, optional
+        With ``approximate=True``: clusters scanned per user (default: the index's).
 
     Returns
     -------
     dask.dataframe.DataFrame
         Columns ``user, item, score, rank``; one partition per input partition, users in
-        the input order, equal to ``Recommender.recommend`` on the same users. Computing
+        the input order, equal to ``Recommender.recommend`` on the same users (with the
+        same ``approximate`` and ``n_probe``). Computing
         it raises ``KeyError`` for user keys the model does not know (fold them in first;
         cold start from features is single-machine only).
     """
-    handle = _handle(model, client)
+    approximate = check_approximate(approximate, n_probe)
+    handle = _handle(model, client, approximate)
+    index = handle.index if approximate else None
     k = check_int(k, "k")
     partition_users = check_int(partition_users, "partition_users")
     num_threads = check_num_threads(num_threads)
@@ -250,7 +291,7 @@ def recommend_dask(model: Recommender | DaskRecommender, users: Any = None, k: i
         "rank": pd.Series([], dtype=np.int64),
     })
     return series.map_partitions(_recommend_partition, handle.state, k, bool(exclude_seen),
-                                 allowed, num_threads, meta, meta=meta,
+                                 allowed, num_threads, meta, index, n_probe, meta=meta,
                                  enforce_metadata=False, align_dataframes=False)
 
 

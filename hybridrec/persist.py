@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -30,12 +31,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import __version__
+from ._ann import index_to_arrays
 from ._fitted import FittedState
 from ._sides import SIDES, Side, new_side
 from ._validation import int32_csr
 from .data import FeatureEncoder, IdMapper
 from .data.mapping import tag_key, untag_key
 from .model import LightFM, ModelState
+from .queries import restore_approximate_index
 
 FORMAT = "hybridrec.model"
 FORMAT_VERSION = 1
@@ -229,7 +232,12 @@ RECOMMENDER_FORMAT = "hybridrec.Recommender"
 #: 2 added ``negatives`` arrays and the num_negative_samples / negative_mixing params;
 #: 3 stores each side's fitted FeatureEncoder, identity / normalisation switches and
 #: tagged key columns. Every version is read; readers of older versions refuse newer.
+#: A version 3 file may also hold the approximate-search indexes built before saving
+#: (``ann/<kind>/...`` arrays, ``approximate_indexes`` metadata): an addition that
+#: readers without it ignore (they rebuild the index on first use), so the version
+#: stays 3 and such files still load in every hybridrec that reads version 3.
 RECOMMENDER_FORMAT_VERSION = 3
+_INDEX_PREFIX = "ann/"
 
 
 def _csr_arrays(arrays: dict, prefix: str, matrix: sp.csr_matrix) -> None:
@@ -282,12 +290,39 @@ def save_recommender(params: dict, state: FittedState, path: str | os.PathLike) 
                                      for key, value in side.bin_edges.items()}}
     _csr_arrays(arrays, "interactions", state.interactions)
     _csr_arrays(arrays, "negatives", state.negatives)
+    indexes = {}
+    for kind, index in state.built_indexes().items():
+        index_arrays, indexes[kind] = index_to_arrays(index)
+        for key, value in index_arrays.items():
+            arrays[f"{_INDEX_PREFIX}{kind}/{key}"] = value
     metadata = {"format": RECOMMENDER_FORMAT, "format_version": RECOMMENDER_FORMAT_VERSION,
                 "params": _json_params(params), "sides": sides,
                 "weight_col": None if state.weight_col is None else tag_key(state.weight_col),
                 "best_epoch": int(state.best_epoch),
-                "history": state.history.to_dict(orient="list")}
+                "history": state.history.to_dict(orient="list"),
+                "approximate_indexes": indexes}
     return save_model(state.model, path, extra_arrays=arrays, metadata=metadata)
+
+
+def _restore_indexes(path: str | os.PathLike, state: FittedState, arrays: dict,
+                     saved: dict) -> None:
+    """Attach the saved approximate-search indexes to ``state``. One that does not fit
+    the loaded items (checked by their digest) is dropped with a warning and rebuilt on
+    first use: an index only speeds queries up, so it never makes a file unloadable."""
+    if not saved:
+        return
+    snapshot = state.snapshot()  # representations do not depend on the thread count
+    for kind, metadata in saved.items():
+        prefix = f"{_INDEX_PREFIX}{kind}/"
+        index_arrays = {name[len(prefix):]: array for name, array in arrays.items()
+                        if name.startswith(prefix)}
+        try:
+            state.attach_index(kind, restore_approximate_index(snapshot, kind, index_arrays,
+                                                               metadata))
+        except (KeyError, TypeError, ValueError) as error:
+            warnings.warn(f"{path}: the saved {kind!r} approximate index is not used "
+                          f"({error}); it will be rebuilt on first use.", UserWarning,
+                          stacklevel=3)
 
 
 def _legacy_side(name: str, column: Any, saved: dict, params: dict, mapper: IdMapper,
@@ -361,6 +396,10 @@ def load_recommender(path: str | os.PathLike) -> tuple[dict, FittedState]:
                             weight_col, pd.DataFrame(metadata["history"]),
                             int(metadata["best_epoch"]))
         state.check_consistent()
+        saved_indexes = metadata.get("approximate_indexes") or {}
+        if not isinstance(saved_indexes, dict):
+            raise ValueError("approximate_indexes must be a mapping.")
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path} is not a valid Recommender file: {error}") from None
+    _restore_indexes(path, state, arrays, saved_indexes)
     return params, state

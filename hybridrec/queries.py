@@ -15,6 +15,7 @@ Nothing here imports dask.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import _ann
 from ._scoring import prepare_test_train, rank_items, top_k
 from ._threads import numba_threads
 from ._validation import (
@@ -41,6 +43,12 @@ from .metrics._aggregate import EvaluationParts, summarise
 from .metrics.ranking import evaluation_parts, evaluation_rank_options
 
 SIDES = ("user", "item")
+#: The approximate-search indexes a snapshot can have: ``"recommend"`` (maximum inner
+#: product with the item biases, over the item vectors) and ``"similar_items"`` (cosine
+#: over the unit item vectors).
+INDEX_KINDS = ("recommend", "similar_items")
+#: Seed of the indexes' k-means (an index is a function of the model's vectors).
+INDEX_SEED = 0
 
 
 # ---------------------------------------------------------------------- snapshot
@@ -246,6 +254,100 @@ def _nearest(queries: np.ndarray, candidates: np.ndarray, k: int, num_threads: i
                  np.arange(queries.shape[0]), k, num_threads, exclude=exclude)
 
 
+# ------------------------------------------------------------ approximate search
+def check_index_kind(kind: object) -> str:
+    """``kind`` of an approximate index: one of :data:`INDEX_KINDS`."""
+    if not isinstance(kind, str) or kind not in INDEX_KINDS:
+        raise ValueError(f"kind must be one of {INDEX_KINDS}, got {kind!r}.")
+    return kind
+
+
+def index_items(snapshot: ScoringSnapshot, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The item vectors (and biases) an index of ``kind`` is built on: the snapshot's
+    item representations and biases (``"recommend"``) or their unit vectors
+    (``"similar_items"``, no biases)."""
+    if kind == "recommend":
+        return snapshot.item_vectors, snapshot.item_biases
+    return l2_normalised(snapshot.item_vectors), None
+
+
+def build_approximate_index(snapshot: ScoringSnapshot, kind: str,
+                            num_threads: int) -> _ann.IVFIndex:
+    """The IVF index of ``kind`` over the snapshot's items (``hybridrec._ann``).
+
+    ``"recommend"`` calibrates its default ``n_probe`` on (up to 2,000 of) the
+    snapshot's users with their training items excluded, as ``recommend`` excludes
+    them; ``"similar_items"`` on the items themselves, each excluding itself. Both
+    aim at a mean recall@10 of ``_ann.DEFAULT_RECALL_TARGET`` (0.99) against the exact
+    lists. The k-means seed is fixed (:data:`INDEX_SEED`): the same model gives the
+    same index at any thread count.
+    """
+    start = time.perf_counter()
+    vectors, biases = index_items(snapshot, check_index_kind(kind))
+    if kind == "recommend":
+        index = _ann.build_index(vectors, biases, sample_queries=snapshot.user_vectors,
+                                 sample_exclude=snapshot.seen, random_state=INDEX_SEED,
+                                 num_threads=num_threads)
+    else:
+        index = _ann.build_index(vectors, metric="cosine", random_state=INDEX_SEED,
+                                 num_threads=num_threads)
+    index.info["build_seconds"] = round(time.perf_counter() - start, 3)
+    return index
+
+
+def restore_approximate_index(snapshot: ScoringSnapshot, kind: str, arrays: dict,
+                              metadata: dict) -> _ann.IVFIndex:
+    """An index saved by ``_ann.index_to_arrays``, over the snapshot's items
+    (``ValueError`` if they are not the items it was built on)."""
+    vectors, biases = index_items(snapshot, check_index_kind(kind))
+    index = _ann.index_from_arrays(arrays, metadata, vectors, biases)
+    expected = "dot" if kind == "recommend" else "cosine"
+    if index.metric != expected:
+        raise ValueError(f"the saved {kind!r} index has metric {index.metric!r}, expected "
+                         f"{expected!r}.")
+    return index
+
+
+def describe_index(index: _ann.IVFIndex, kind: str) -> dict:
+    """What ``Recommender.approximate_index`` reports about an index."""
+    info = index.info
+    return {"kind": kind, "metric": index.metric, "n_items": index.n_items,
+            "n_clusters": index.n_clusters, "n_probe": int(index.n_probe),
+            "recall_target": info.get("recall_target"),
+            "calibration_recall": info.get("calibration_recall"),
+            "n_probe_source": info.get("n_probe_source"),
+            "build_seconds": info.get("build_seconds")}
+
+
+def check_approximate(approximate: object, n_probe: object,
+                      controls: RankingControls | None = None) -> bool:
+    """Checked ``approximate`` / ``n_probe`` of a query (``n_probe`` only with
+    ``approximate=True``; ranking controls that change the score are refused)."""
+    approximate = check_bool(approximate, "approximate")
+    if n_probe is not None and not approximate:
+        raise ValueError(f"n_probe={n_probe!r} applies only with approximate=True.")
+    if n_probe is not None:
+        check_int(n_probe, "n_probe", 1)
+    if approximate and controls is not None and (not controls.item_biases
+                                                 or controls.popularity_penalty > 0):
+        raise ValueError(
+            "approximate=True ranks by the model's score: its index holds the item "
+            "biases, so item_biases=False and popularity_penalty > 0 are not supported "
+            "with it (use approximate=False for them; diversity is supported).")
+    return approximate
+
+
+def _check_index(index: object, snapshot: ScoringSnapshot, kind: str) -> None:
+    """Refuse an index that cannot be the snapshot's ``kind`` index (a cheap check of
+    type, metric and size; the full digest is checked when a saved index is loaded)."""
+    expected = "dot" if kind == "recommend" else "cosine"
+    if (not isinstance(index, _ann.IVFIndex) or index.metric != expected
+            or index.n_items != snapshot.n_items
+            or index.n_components != snapshot.item_vectors.shape[1]):
+        raise ValueError(f"index is not this snapshot's {kind!r} index (built on other "
+                         "items); build it from this snapshot.")
+
+
 # ------------------------------------------------------------------ recommendations
 @dataclass(frozen=True)
 class ExtraUsers:
@@ -312,7 +414,9 @@ def ranking_controls(item_biases: Any = True, popularity_penalty: Any = 0.0,
 
 def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: bool,
               allowed: np.ndarray | None, num_threads: int, extra: ExtraUsers | None = None,
-              hint: str = "", controls: RankingControls | None = None) -> pd.DataFrame:
+              hint: str = "", controls: RankingControls | None = None,
+              index: _ann.IVFIndex | None = None, n_probe: int | None = None
+              ) -> pd.DataFrame:
     """Top-``k`` frame ``[user, item, score, rank]`` for user ``keys`` in that order.
 
     Known users are scored from the snapshot (their training items left out with
@@ -321,6 +425,13 @@ def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: boo
     ``score`` is the model's ``user . item + item bias + user bias``; with active
     ``controls`` the lists are ordered by them and a ``ranking_score`` column (the score
     the controls rank by, before any diversity re-rank) is added.
+
+    With ``index`` (the snapshot's ``"recommend"`` index) the lists come from the
+    approximate search (``_ann.search``, ``n_probe`` clusters per user, default the
+    index's calibrated value) with the same exclusions and candidates; its scores are
+    the exact path's bit for bit. A diversity re-rank then chooses from the approximate
+    pool; controls that change the score (no item biases, a popularity penalty) are
+    refused, as the index holds the model's biases.
     """
     keys = key_array(keys, "users")
     rows = snapshot.user_mapper.transform(keys, unknown="ignore", name="users")
@@ -348,18 +459,27 @@ def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: boo
                                 shape=exclude.shape)
     exclude = int32_csr(exclude)
     item_keys = snapshot.item_mapper.keys.to_numpy()
+    users = np.arange(keys.shape[0])
+    if index is not None:
+        check_approximate(True, n_probe, controls)
+        _check_index(index, snapshot, "recommend")
+
+    def best(biases: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if index is not None:   # the index's biases are the model's (checked above)
+            return _ann.search(index, vectors, users, count, num_threads, exclude=exclude,
+                               allowed_items=allowed, n_probe=n_probe)
+        return top_k(vectors, snapshot.item_vectors, biases, users, count, num_threads,
+                     exclude=exclude, allowed_items=allowed)
+
     if controls is None or not controls.active:
-        items, scores = top_k(vectors, snapshot.item_vectors, snapshot.item_biases,
-                              np.arange(keys.shape[0]), k, num_threads, exclude=exclude,
-                              allowed_items=allowed)
+        items, scores = best(snapshot.item_biases, k)
         return top_frame(keys, items, scores + user_biases[:, None], item_keys,
                          ("user", "item", "score"))
     biases = controls.ranking_biases(snapshot)
     pool = k
     if controls.diversity > 0:
         pool = controls.candidates or max(3 * k, k + 20)
-    items, ranking = top_k(vectors, snapshot.item_vectors, biases, np.arange(keys.shape[0]),
-                           max(pool, k), num_threads, exclude=exclude, allowed_items=allowed)
+    items, ranking = best(biases, max(pool, k))
     if controls.diversity > 0:
         chosen = np.full((keys.shape[0], k), -1, dtype=np.int32)
         positions = np.full((keys.shape[0], k), -1, dtype=np.int32)
@@ -379,14 +499,29 @@ def recommend(snapshot: ScoringSnapshot, keys: object, k: int, exclude_seen: boo
 
 
 def similar(snapshot: ScoringSnapshot, side: str, keys: object, k: int, num_threads: int,
-            argument: str, columns: tuple[str, str]) -> pd.DataFrame:
-    """Cosine neighbours of entities of ``side`` (an entity is never its own)."""
+            argument: str, columns: tuple[str, str], index: _ann.IVFIndex | None = None,
+            n_probe: int | None = None) -> pd.DataFrame:
+    """Cosine neighbours of entities of ``side`` (an entity is never its own).
+
+    With ``index`` (the snapshot's ``"similar_items"`` index; ``side`` must be
+    ``"item"``) the neighbours come from the approximate search, ``n_probe`` clusters
+    per query (default the index's calibrated value), similarities bit for bit the exact
+    path's.
+    """
     mapper = snapshot.mapper(side)
     query_keys = key_array(keys, argument)
     rows = rows_of(mapper, query_keys, argument)
     unit = l2_normalised(snapshot.vectors(side))
-    found, scores = _nearest(unit[rows], unit, k, num_threads,
-                             _self_exclusion(rows, unit.shape[0]))
+    exclusion = _self_exclusion(rows, unit.shape[0])
+    if index is not None:
+        if side != "item":
+            raise ValueError("approximate search is available for similar items only.")
+        check_approximate(True, n_probe)
+        _check_index(index, snapshot, "similar_items")
+        found, scores = _ann.search(index, unit[rows], np.arange(rows.shape[0]), k,
+                                    num_threads, exclude=exclusion, n_probe=n_probe)
+    else:
+        found, scores = _nearest(unit[rows], unit, k, num_threads, exclusion)
     return top_frame(query_keys, found, scores, mapper.keys.to_numpy(),
                      (columns[0], columns[1], "similarity"))
 

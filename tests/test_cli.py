@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hybridrec import Recommender
 from hybridrec.__main__ import main
 from hybridrec.data import synthetic
 
@@ -51,6 +52,24 @@ def test_recommend_all_to_file_excludes_seen(files):
     assert not any(pair in seen for pair in zip(recs["user_id"], recs["item_id"],
                                                  strict=True))
     assert np.all(np.diff(recs.groupby("user_id")["score"].apply(list).iloc[0]) <= 0)
+
+
+def test_recommend_approximate_with_the_saved_index(files, capsys):
+    folder, data = files
+    model = folder / "indexed.hrec"
+    assert main(["fit", str(folder / "train.csv"), "--epochs", "2", "--approximate-index",
+                 "--out", str(model)]) == 0
+    assert "approximate index:" in capsys.readouterr().err
+    loaded = Recommender.load(model)
+    assert set(loaded._fitted.built_indexes()) == {"recommend"}
+    output = folder / "approximate.csv"
+    assert main(["recommend", str(model), "--all", "-k", "5", "--approximate",
+                 "--n-probe", "3", "--output", str(output)]) == 0
+    expected = loaded.recommend(k=5, approximate=True, n_probe=3)
+    got = pd.read_csv(output)
+    assert got["item_id"].tolist() == expected["item"].tolist()
+    assert main(["recommend", str(model), "--all", "--n-probe", "3"]) == 2
+    assert "n_probe=3 applies only with approximate=True" in capsys.readouterr().err
 
 
 def test_evaluate_prints_metrics(files, capsys):

@@ -151,6 +151,38 @@ def test_argument_errors(client, fitted, handle):
         map_ids_dask(handle, dd.from_pandas(test, npartitions=1), unknown="skip")
 
 
+@pytest.mark.parametrize("partition_users", [37, 1000])
+def test_approximate_partitions_equal_single_machine(client, fitted, partition_users):
+    model, _, test = fitted
+    handle = scatter_recommender(model, client, approximate=True)
+    assert len(client.who_has([handle.index_future])[handle.index_future.key]) == 2
+    result = recommend_dask(handle, k=5, approximate=True,
+                            partition_users=partition_users).compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(result, model.recommend(k=5, approximate=True),
+                                  check_exact=True)
+    # The knob and the candidate sets reach the partitions.
+    users = dd.from_pandas(test[["user_id"]].drop_duplicates().reset_index(drop=True),
+                           npartitions=3, sort=False)
+    options = dict(k=4, items=model.item_mapper_.keys[:100], n_probe=2)
+    got = recommend_dask(handle, users, approximate=True, **options).compute()
+    expected = model.recommend(users.compute()["user_id"], approximate=True, **options)
+    expected["user"] = expected["user"].astype(got["user"].dtype)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_exact=True)
+    # A Recommender passed directly is scattered with its index.
+    direct = recommend_dask(model, k=5, approximate=True, client=client).compute()
+    pd.testing.assert_frame_equal(direct.reset_index(drop=True), result, check_exact=True)
+
+
+def test_approximate_argument_errors(handle):
+    with pytest.raises(ValueError,
+                       match=r"scatter_recommender\(recommender, approximate=True\)"):
+        recommend_dask(handle, k=3, approximate=True)
+    with pytest.raises(ValueError, match="n_probe=2 applies only with approximate=True"):
+        recommend_dask(handle, k=3, n_probe=2)
+    with pytest.raises(ValueError, match="approximate must be True or False"):
+        recommend_dask(handle, k=3, approximate="no")
+
+
 @pytest.mark.parametrize("exclude_seen", [True, False])
 def test_evaluate_equals_single_machine(fitted, handle, exclude_seen):
     model, _, test = fitted

@@ -268,9 +268,10 @@ def test_guard_is_invisible_to_pickle_and_params(fitted_model, tag):
 
 
 def test_recommender_serves_while_it_is_updated(tag):
-    """A reader hammers recommend() and predict() while the main thread runs fit_partial
-    (new users and items), fold_in, add_items and a failing fit_partial: every answer
-    equals the serial answer of one of the published states, never an error."""
+    """A reader hammers recommend() (exact and approximate) and predict() while the main
+    thread runs fit_partial (new users and items), fold_in, add_items and a failing
+    fit_partial: every answer equals the serial answer of one of the published states,
+    never an error (the approximate one from that state's own index)."""
     tag("concurrency")
     from hybridrec import Recommender
     from hybridrec.data import synthetic
@@ -288,7 +289,7 @@ def test_recommender_serves_while_it_is_updated(tag):
         scores = state.model.predict(0, np.arange(len(state.item)),
                                      user_features=state.user.matrix,
                                      item_features=state.item.matrix)
-        return rec.recommend(users, k=5), scores
+        return rec.recommend(users, k=5), scores, rec.recommend(users, k=5, approximate=True)
 
     states = [answers()]
     seen, failures, stop = [], [], threading.Event()
@@ -300,7 +301,8 @@ def test_recommender_serves_while_it_is_updated(tag):
                 scores = state.model.predict(0, np.arange(len(state.item)),
                                              user_features=state.user.matrix,
                                              item_features=state.item.matrix)
-                seen.append((rec.recommend(users, k=5), scores))
+                seen.append((rec.recommend(users, k=5), scores,
+                             rec.recommend(users, k=5, approximate=True)))
             except Exception as error:  # noqa: BLE001 - any error fails the test
                 failures.append(error)
 
@@ -331,6 +333,7 @@ def test_recommender_serves_while_it_is_updated(tag):
     assert len(seen) > 5
     # recommend() and the predict() above are two reads, so a publish may fall between
     # them: each answer on its own must be one published state's answer, never a mix.
-    for frame_seen, scores_seen in seen:
-        assert any(frame_seen.equals(frame_state) for frame_state, _ in states)
-        assert any(np.array_equal(scores_seen, scores) for _, scores in states)
+    for frame_seen, scores_seen, approximate_seen in seen:
+        assert any(frame_seen.equals(frame_state) for frame_state, _, _ in states)
+        assert any(np.array_equal(scores_seen, scores) for _, scores, _ in states)
+        assert any(approximate_seen.equals(state) for _, _, state in states)
