@@ -444,7 +444,7 @@ def mean_recall(found: np.ndarray, exact: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------- search
-def _check_exclude(exclude: object, n_rows: int, n_items: int, name: str) -> sp.csr_matrix:
+def _check_exclude(exclude: Any, n_rows: int, n_items: int, name: str) -> sp.csr_matrix:
     if not sp.issparse(exclude):
         raise ValueError(f"{name} must be a scipy.sparse matrix of shape ({n_rows}, "
                          f"{n_items}) or None, got an object of type "
