@@ -1,0 +1,221 @@
+"""Mixture-of-tastes LSTM representation (Spotlight's ``MixtureLSTMNet``).
+
+The LSTM of ``sequence_lstm`` runs over the sequence; a 1x1 projection maps each hidden
+state to ``2 m`` vectors of size ``d``: ``r = P h + bP`` (float32[2 m d]), component
+``k`` being ``r[k d:(k + 1) d]``, the first ``m`` the tastes ``t_k`` and the last ``m``
+the attention vectors ``a_k``. An item ``j`` with embedding ``e`` is scored
+
+    ``w = softmax_k(a_k . e)``, ``s = (sum_k w_k t_k) . e + b[j]``,
+
+so each item is matched with the tastes that suit it. The projection is computed only
+where a target needs it.
+"""
+
+import numpy as np
+from numba import prange
+
+from . import _jit as jit
+from ._atomic import fetch_add
+from ._rng import draw_below
+from .sequence import is_adaptive, loss_gradient
+from .sequence_lstm import lstm_sequence_backward, lstm_sequence_forward
+
+
+@jit.inline
+def mixture_score(r, Eo, b, item, m, weights, user):
+    """Score of ``item``; leaves the softmax ``weights`` (float64[m]) and the mixed taste
+    ``user`` (float64[d]) of that item."""
+    d = Eo.shape[1]
+    largest = -np.inf
+    for k in range(m):
+        logit = 0.0
+        base = (m + k) * d
+        for c in range(d):
+            logit += r[base + c] * Eo[item, c]
+        weights[k] = logit
+        largest = max(largest, logit)
+    total = 0.0
+    for k in range(m):
+        weights[k] = np.exp(weights[k] - largest)
+        total += weights[k]
+    for k in range(m):
+        weights[k] /= total
+    for c in range(d):
+        user[c] = 0.0
+    for k in range(m):
+        wk = weights[k]
+        base = k * d
+        for c in range(d):
+            user[c] += wk * r[base + c]
+    value = np.float64(b[item])
+    for c in range(d):
+        value += user[c] * Eo[item, c]
+    return value
+
+
+@jit.inline
+def mixture_score_backward(r, Eo, item, g, m, weights, user, dweights, dr, gEo, gb,
+                           touched):
+    """Add ``g`` times the gradient of ``mixture_score(item)`` (recomputed first) to
+    ``dr``, ``gEo[item]``, ``gb[item]``."""
+    d = Eo.shape[1]
+    gb[item] += np.float32(g)
+    touched[item] = 1
+    # d s / d t_k = w_k e ; d s / d w_k = t_k . e ; softmax: dl_k = w_k (dw_k - w . dw).
+    mean = 0.0
+    for k in range(m):
+        base = k * d
+        value = 0.0
+        for c in range(d):
+            value += r[base + c] * Eo[item, c]
+        dweights[k] = g * value
+        mean += weights[k] * dweights[k]
+    for k in range(m):
+        dlogit = weights[k] * (dweights[k] - mean)
+        taste = k * d
+        attention = (m + k) * d
+        wg = weights[k] * g
+        for c in range(d):
+            e = Eo[item, c]
+            dr[taste + c] += np.float32(wg * e)
+            dr[attention + c] += np.float32(dlogit * e)
+            gEo[item, c] += np.float32(dlogit * r[attention + c])
+    for c in range(d):
+        gEo[item, c] += np.float32(g * user[c])
+
+
+@jit.inline
+def mixture_head(r, positive, mode, n_negatives, state, Eo, b, scale, m, weights, user,
+                 dweights, dr, gEo, gb, touched):
+    """``dot_head`` (``kernels.sequence``) for the mixture score."""
+    n_items = b.shape[0]
+    s_pos = mixture_score(r, Eo, b, positive, m, weights, user)
+    state, negative = draw_below(state, n_items)
+    s_neg = mixture_score(r, Eo, b, negative, m, weights, user)
+    if is_adaptive(mode):
+        for _ in range(1, n_negatives):
+            state, candidate = draw_below(state, n_items)
+            value = mixture_score(r, Eo, b, candidate, m, weights, user)
+            if value > s_neg:
+                s_neg = value
+                negative = candidate
+    loss, g_pos, g_neg = loss_gradient(mode, s_pos, s_neg)
+    if g_pos != 0.0:
+        mixture_score(r, Eo, b, positive, m, weights, user)
+        mixture_score_backward(r, Eo, positive, g_pos * scale, m, weights, user, dweights,
+                               dr, gEo, gb, touched)
+    if g_neg != 0.0 and negative != 0:
+        mixture_score(r, Eo, b, negative, m, weights, user)
+        mixture_score_backward(r, Eo, negative, g_neg * scale, m, weights, user, dweights,
+                               dr, gEo, gb, touched)
+    return state, loss
+
+
+@jit.inline
+def project(h, P_t, bP, out):
+    """``out = P h + bP`` (``P_t`` float32[d, 2 m d] is ``P`` transposed)."""
+    for c in range(out.shape[0]):
+        out[c] = bP[c]
+    for i in range(h.shape[0]):
+        value = h[i]
+        for c in range(out.shape[0]):
+            out[c] += P_t[i, c] * value
+
+
+@jit.parallel
+def mixture_gradients(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
+                      P_t, P, bP, m, table_h, table_c, table_tanh, table_gates, mode,
+                      n_negatives, scale, block_size, max_length, rng_states, gE, gEo, gb,
+                      gW_ih, gW_hh, gbias, gP, gbP, gT_h, gT_c, touched, block_loss):
+    """Minibatch gradient of the mixture representation: ``sequence_lstm.lstm_gradients``
+    plus the projection ``P_t`` (float32[d, 2md]), ``P`` (float32[2md, d]), ``bP``
+    (float32[2md]), ``m`` tastes, and their gradients ``gP`` (float32[n_workers, 2md, d]),
+    ``gbP`` (float32[n_workers, 2md])."""
+    n_workers = gE.shape[0]
+    d = E.shape[1]
+    width = P.shape[0]
+    n_blocks = rng_states.shape[0]
+    n_batch = batch.shape[0]
+    next_task = np.zeros(1, dtype=np.int64)
+    for w in prange(n_workers):
+        H = np.zeros((max_length + 1, d), dtype=np.float32)
+        C = np.zeros((max_length + 1, d), dtype=np.float32)
+        TC = np.zeros((max_length + 1, d), dtype=np.float32)
+        G = np.zeros((max_length + 1, 4 * d), dtype=np.float32)
+        dH = np.zeros((max_length + 1, d), dtype=np.float32)
+        dgates = np.empty(4 * d, dtype=np.float32)
+        dz = np.empty(d, dtype=np.float32)
+        dh = np.empty(d, dtype=np.float32)
+        dh_prev = np.empty(d, dtype=np.float32)
+        dc = np.empty(d, dtype=np.float32)
+        dc_prev = np.empty(d, dtype=np.float32)
+        r = np.empty(width, dtype=np.float32)
+        dr = np.empty(width, dtype=np.float32)
+        weights = np.empty(m, dtype=np.float64)
+        dweights = np.empty(m, dtype=np.float64)
+        user = np.empty(d, dtype=np.float64)
+        gE_w = gE[w]
+        gEo_w = gEo[w]
+        gb_w = gb[w]
+        gP_w = gP[w]
+        gbP_w = gbP[w]
+        block = fetch_add(next_task, 1)
+        while block < n_blocks:
+            state = rng_states[block]
+            loss = 0.0
+            for k in range(block * block_size, min((block + 1) * block_size, n_batch)):
+                s = batch[k]
+                s_items = items[indptr[s]:indptr[s + 1]]
+                p = pads[s]
+                T = p + s_items.shape[0]
+                lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h,
+                                      table_c, table_tanh, table_gates, H, C, TC, G)
+                for u in range(p, T):
+                    for o in range(d):
+                        dH[u, o] = 0.0
+                    target = s_items[u - p]
+                    if target == 0:
+                        continue
+                    project(H[u], P_t, bP, r)
+                    dr[:] = 0.0
+                    state, value = mixture_head(r, target, mode, n_negatives, state, Eo, b,
+                                                scale, m, weights, user, dweights, dr, gEo_w,
+                                                gb_w, touched)
+                    loss += value
+                    for c in range(width):
+                        g = dr[c]
+                        gbP_w[c] += g
+                        if g != 0.0:
+                            for i in range(d):
+                                gP_w[c, i] += g * H[u, i]
+                                dH[u, i] += P[c, i] * g
+                lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates,
+                                       dz, dh, dh_prev, dc, dc_prev, gE_w, gW_ih[w],
+                                       gW_hh[w], gbias[w], gT_h[w], gT_c[w], touched)
+            rng_states[block] = state
+            block_loss[block] = loss
+            block = fetch_add(next_task, 1)
+
+
+@jit.parallel
+def mixture_scores(states, Eo, b, m, items, out):
+    """Scores of ``items`` (int32[k]) for each final state (``states`` float32[n, 2md]):
+    ``out`` float32[n, k]."""
+    d = Eo.shape[1]
+    n = states.shape[0]
+    for s in prange(n):
+        weights = np.empty(m, dtype=np.float64)
+        user = np.empty(d, dtype=np.float64)
+        r = states[s]
+        for j in range(items.shape[0]):
+            out[s, j] = np.float32(mixture_score(r, Eo, b, items[j], m, weights, user))
+
+
+@jit.serial
+def mixture_scores_serial(state, Eo, b, m, items, out):
+    """``mixture_scores`` of one state (float32[2md]) into ``out`` float32[k]."""
+    d = Eo.shape[1]
+    weights = np.empty(m, dtype=np.float64)
+    user = np.empty(d, dtype=np.float64)
+    for j in range(items.shape[0]):
+        out[j] = np.float32(mixture_score(state, Eo, b, items[j], m, weights, user))
