@@ -338,14 +338,14 @@ class SequenceModel(ParamsMixin):
                      for i, s in enumerate(sequences)]
             arrays = SequenceArrays.from_lists(lists)
         return recommend_from_arrays(self.network_, arrays, k, exclude_seen, num_threads,
-                                     first_item=1)
+                                     shift=1)
 
 
 def recommend_from_arrays(network: SequenceNetwork, arrays: SequenceArrays, k: int,
-                          exclude_seen: bool, num_threads: int, first_item: int = 0
+                          exclude_seen: bool, num_threads: int, shift: int = 0
                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` items (ids minus ``first_item``) after each sequence of ``arrays``; items
-    below ``first_item`` (the padding item) are never recommended."""
+    """Top-``k`` items after each sequence of ``arrays``, as engine ids minus ``shift``
+    (-1 where fewer than ``k`` remain); the padding item 0 is never recommended."""
     n = len(arrays)
     n_items = network.n_items
     states = network.states(arrays, num_threads)
@@ -357,7 +357,7 @@ def recommend_from_arrays(network: SequenceNetwork, arrays: SequenceArrays, k: i
     else:
         seen = None
     allowed = np.ones(n_items, dtype=bool)
-    allowed[:first_item] = False
+    allowed[0] = False
     if network.spec.dot_scoring:
         items, scores = top_k(states, network.output_vectors(), network.params["b"],
                               np.arange(n, dtype=INDEX), k, num_threads, exclude=seen,
@@ -378,5 +378,5 @@ def recommend_from_arrays(network: SequenceNetwork, arrays: SequenceArrays, k: i
             items[start:start + block.shape[0], :kk] = np.where(valid, order, -1)
             scores[start:start + block.shape[0], :kk] = np.where(valid, chosen, -np.inf)
     valid = items >= 0
-    items = np.where(valid, items - first_item, -1).astype(INDEX)
+    items = np.where(valid, items - shift, -1).astype(INDEX)
     return items, scores

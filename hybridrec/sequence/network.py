@@ -81,12 +81,14 @@ class SequenceNetwork:
         ``n_rows`` rows (row 0 frozen at zero).
     n_rows : int, optional
         Rows of the hashed table.
+    initial_table : float32 array (rows, d), optional
+        Initial item embedding table (row 0 is zeroed); default drawn here.
     """
 
     def __init__(self, spec: RepresentationSpec, n_items: int, d: int, *, loss: str,
                  n_negatives: int, optimizer: str, learning_rate: float, l2: float, rng,
                  tied: bool = True, hashes: np.ndarray | None = None,
-                 n_rows: int | None = None) -> None:
+                 n_rows: int | None = None, initial_table: np.ndarray | None = None) -> None:
         self.spec = spec
         self.n_items = int(n_items)
         self.d = int(d)
@@ -99,7 +101,12 @@ class SequenceNetwork:
         self.hashes = None if hashes is None else np.ascontiguousarray(hashes, np.int32)
         rows = self.n_items if self.hashes is None else int(n_rows)
         # Spotlight's ScaledEmbedding: N(0, 1/d) with a zero padding row; ZeroEmbedding.
-        E = rng.normal(0.0, 1.0 / self.d, (rows, self.d)).astype(np.float32)
+        if initial_table is None:
+            E = rng.normal(0.0, 1.0 / self.d, (rows, self.d)).astype(np.float32)
+        else:
+            E = np.array(initial_table, dtype=np.float32, order="C", copy=True)
+            if E.shape != (rows, self.d):
+                raise ValueError(f"initial_table has shape {E.shape}, expected {(rows, self.d)}.")
         E[0] = 0.0
         self.params = {"E": E, "b": np.zeros(self.n_items, dtype=np.float32)}
         if not self.tied:
@@ -121,6 +128,16 @@ class SequenceNetwork:
         if self.optimizer == "adam":
             return (np.zeros_like(value), np.zeros_like(value))
         return (np.ones_like(value),)
+
+    @property
+    def item_table(self) -> np.ndarray:
+        """The item embedding table (the hashed rows with Bloom), a live array."""
+        return self.params["E"]
+
+    @property
+    def item_bias_table(self) -> np.ndarray:
+        """The item biases, a live array."""
+        return self.params["b"]
 
     def item_vectors(self) -> np.ndarray:
         """Effective input item embeddings (the hashed sums with Bloom)."""
