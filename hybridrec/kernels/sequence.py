@@ -9,16 +9,16 @@ Conventions of every sequence kernel (``sequence_cnn``, ``sequence_lstm``,
   padded length is ``T = pads[s] + n``. The representation ``R[u]`` (``u = 0..T``) is
   computed from the items before padded position ``u`` and scores the target ``x[u]``;
   targets that are 0 are masked, as Spotlight masks ``sequence == PADDING_IDX``.
-* A training call computes the gradient of one minibatch ``batch`` (sequence ids) with
-  the parameters held fixed: the loss is the mean over the batch's unmasked targets
-  (``scale`` = 1 / their number), as Spotlight's losses with a mask. Workers
-  (``prange(n_workers)``, ``n_workers`` = the first axis of the gradient buffers) take
-  blocks of ``block_size`` sequences from an atomic counter; block ``b`` draws its
-  negatives from ``rng_states[b]`` and writes its final state back, so the negatives
-  depend on the block, never on the thread that ran it. Each worker adds its gradients
-  into its own slice of the buffers (``gE[w]`` ...), so there are no write races; the
-  optimiser step (``kernels.adam``) sums the slices. ``touched[i]`` is set for every
-  item row that received a gradient (all writers store 1: a benign race).
+* A training call is one epoch: one parallel launch in which workers
+  (``prange(n_workers)``) take whole minibatches (``batch_size`` sequences of the
+  per-epoch shuffle) from an atomic counter. A worker computes its minibatch's gradient
+  with the parameters it reads (the loss is the mean over the minibatch's unmasked
+  targets, as Spotlight's masked losses, or their sum), into its own buffers, then
+  applies the optimiser step itself (``kernels.adam``) to the shared parameters: the
+  workers step without locks (Hogwild), so with several threads a minibatch may be
+  computed from parameters one step old; with one thread this is exactly Spotlight's
+  sequential minibatch training. Minibatch ``k`` draws its negatives from
+  ``rng_states[k]``, so they never depend on the thread that ran it.
 * Negatives are drawn uniformly from ``[0, n_items)`` (the padding item and the target
   itself included), one per target, or ``n_negatives`` for the adaptive losses, and
   only for unmasked targets.
@@ -30,6 +30,7 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from ._rng import draw_below
+from .adam import hashed_rows, step_items
 from .representation import dot_row
 
 #: ``mode`` values: Spotlight's losses (``spotlight.losses``) and hybridrec's log-BPR.
@@ -123,21 +124,21 @@ def dot_head(r, positive, mode, n_negatives, state, Eo, b, scale, dr, gEo, gb, t
     return state, loss
 
 
-@jit.parallel
-def pooling_gradients(batch, indptr, items, E, Eo, b, window, shrink, mode, n_negatives,
-                      scale, block_size, max_length, rng_states, gE, gEo, gb, touched,
-                      block_loss):
-    """Minibatch gradient of the pooling representation.
+@jit.serial
+def pooling_batch(batch, indptr, items, E, Eo, b, window, shrink, mode, n_negatives, scale,
+                  state, gE, gEo, gb, touched):
+    """Gradient of one minibatch of the pooling representation, added to one worker's
+    buffers; returns ``(state, summed unscaled loss)``.
 
-    ``R[u] = sum(E[x_j] for j in the window before u) / (count of non-padding x_j + shrink)``
-    (0 where the divisor is 0); ``window = 0`` pools every preceding item (Spotlight's
-    cumulative mean, ``shrink = 1``), ``window = w`` the ``w`` most recent. Leading
-    padding does not change the pooled sums, so the pads are not needed here.
+    ``R[u] = sum(E[x_j] for j in the window before u) / (count of non-padding x_j +
+    shrink)`` (0 where the divisor is 0); ``window = 0`` pools every preceding item
+    (Spotlight's cumulative mean, ``shrink = 1``), ``window = w`` the ``w`` most recent.
+    Leading padding does not change the pooled sums, so the pads are not needed here.
 
     Parameters
     ----------
     batch : int32[B]
-        Sequence ids of the minibatch; block ``k`` is ``batch[k * block_size:...]``.
+        Sequence ids of the minibatch.
     indptr : int64[n_sequences + 1]
     items : int32[nnz]
         The sequences' items after their leading padding (0 = padding item).
@@ -149,82 +150,129 @@ def pooling_gradients(batch, indptr, items, E, Eo, b, window, shrink, mode, n_ne
     mode, n_negatives : int
         Loss (``POINTWISE`` ...) and draws per target for the adaptive losses.
     scale : float
-        1 / number of unmasked targets of the batch.
-    block_size, max_length : int
-        Sequences per block; the longest sequence's item count in the batch.
-    rng_states : uint64[n_blocks]
-    gE, gEo : float32[n_workers, n_items, d]
-        Gradient buffers (the same array when tied); gb : float32[n_workers, n_items].
+        Factor of every target's loss gradient (1 / targets for the mean).
+    state : uint64
+        The minibatch's random stream.
+    gE, gEo : float32[n_items, d]
+        The worker's gradient buffers (the same array when tied); gb : float32[n_items].
     touched : uint8[n_items]
-    block_loss : float64[n_blocks]
-        Receives each block's summed (unscaled) loss.
+    """
+    d = E.shape[1]
+    longest = 0
+    for k in range(batch.shape[0]):
+        longest = max(longest, indptr[batch[k] + 1] - indptr[batch[k]])
+    pooled = np.empty(d, dtype=np.float32)
+    dr = np.empty(d, dtype=np.float32)
+    sums = np.empty(d, dtype=np.float64)
+    acc = np.empty(d, dtype=np.float64)
+    step = np.empty((longest + 1, d), dtype=np.float64)
+    loss = 0.0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        start = indptr[s]
+        n = indptr[s + 1] - start
+        sums[:] = 0.0
+        count = 0
+        for q in range(n):
+            target = items[start + q]
+            denominator = count + shrink
+            for c in range(d):
+                step[q, c] = 0.0
+            if target != 0:
+                inverse = 1.0 / denominator if denominator > 0.0 else 0.0
+                for c in range(d):
+                    pooled[c] = np.float32(sums[c] * inverse)
+                    dr[c] = 0.0
+                state, value = dot_head(pooled, target, mode, n_negatives, state, Eo, b,
+                                        scale, dr, gEo, gb, touched)
+                loss += value
+                for c in range(d):
+                    step[q, c] = dr[c] * inverse
+                count += 1
+                for c in range(d):
+                    sums[c] += E[target, c]
+            if window > 0 and q - window >= 0:
+                leaving = items[start + q - window]
+                if leaving != 0:
+                    count -= 1
+                    for c in range(d):
+                        sums[c] -= E[leaving, c]
+        # dE[x_j] = sum of step[q] over the representations q that pool x_j.
+        acc[:] = 0.0
+        for j in range(n - 1, -1, -1):
+            if j + 1 < n:
+                for c in range(d):
+                    acc[c] += step[j + 1, c]
+            if window > 0 and j + 1 + window < n:
+                for c in range(d):
+                    acc[c] -= step[j + 1 + window, c]
+            item = items[start + j]
+            if item != 0:
+                for c in range(d):
+                    gE[item, c] += np.float32(acc[c])
+                touched[item] = 1
+    return state, loss
+
+
+@jit.parallel
+def pooling_epoch(order, batch_starts, scales, indptr, items, E, Eo, b, tied, hashes, window,
+                  shrink, mode, n_negatives, optimizer, learning_rate, beta1, beta2, epsilon,
+                  l2, steps, mE, vE, mEo, vEo, mb, vb, rng_states, E_items, gE, gEo, gb,
+                  touched, table_grads, table_touched, batch_loss):
+    """One epoch of the pooling representation (conventions in the module docstring).
+
+    Parameters
+    ----------
+    order : int32[n]
+        Shuffled sequence ids; minibatch ``k`` is ``order[batch_starts[k]:batch_starts[k +
+        1]]`` (int64[n_batches + 1]), its gradient scaled by ``scales[k]``.
+    indptr, items : the sequences (``pooling_batch``).
+    E : float32[n_rows, d]
+        Item embeddings, or the hashed table when ``hashes`` (int32[n_items, n_hashes])
+        is not None (Bloom); ``Eo`` the output embeddings when not ``tied``; ``b``
+        float32[n_items].
+    window, shrink, mode, n_negatives : as ``pooling_batch``.
+    optimizer, learning_rate, beta1, beta2, epsilon, l2 : ``kernels.adam``.
+    steps : int64[1]
+        Optimiser steps so far (Adam's bias correction); incremented per minibatch.
+    mE, vE, mEo, vEo, mb, vb : optimiser state of ``E``, ``Eo``, ``b``.
+    rng_states : uint64[n_batches]
+        One stream per minibatch.
+    E_items : float32[n_workers, n_items, d]
+        Bloom only: each worker's effective item rows (else unused, may be empty).
+    gE, gEo : float32[n_workers, n_items, d]; gb : float32[n_workers, n_items];
+    touched : uint8[n_workers, n_items]
+        Per-worker gradient buffers (zero on entry and exit).
+    table_grads : float32[n_workers, n_rows, d]; table_touched : uint8[n_workers, n_rows]
+        Bloom only.
+    batch_loss : float64[n_batches]
+        Receives each minibatch's summed unscaled loss.
     """
     n_workers = gE.shape[0]
-    d = E.shape[1]
-    n_blocks = rng_states.shape[0]
-    n_batch = batch.shape[0]
-    next_task = np.zeros(1, dtype=np.int64)
+    n_batches = rng_states.shape[0]
+    next_batch = np.zeros(1, dtype=np.int64)
     for w in prange(n_workers):
-        pooled = np.empty(d, dtype=np.float32)
-        dr = np.empty(d, dtype=np.float32)
-        sums = np.empty(d, dtype=np.float64)
-        acc = np.empty(d, dtype=np.float64)
-        step = np.empty((max_length + 1, d), dtype=np.float64)
         gE_w = gE[w]
-        gEo_w = gEo[w]
-        gb_w = gb[w]
-        block = fetch_add(next_task, 1)
-        while block < n_blocks:
-            state = rng_states[block]
-            loss = 0.0
-            for k in range(block * block_size, min((block + 1) * block_size, n_batch)):
-                s = batch[k]
-                start = indptr[s]
-                n = indptr[s + 1] - start
-                sums[:] = 0.0
-                count = 0
-                for q in range(n):
-                    target = items[start + q]
-                    denominator = count + shrink
-                    for c in range(d):
-                        step[q, c] = 0.0
-                    if target != 0:
-                        inverse = 1.0 / denominator if denominator > 0.0 else 0.0
-                        for c in range(d):
-                            pooled[c] = np.float32(sums[c] * inverse)
-                            dr[c] = 0.0
-                        state, value = dot_head(pooled, target, mode, n_negatives, state, Eo,
-                                                b, scale, dr, gEo_w, gb_w, touched)
-                        loss += value
-                        for c in range(d):
-                            step[q, c] = dr[c] * inverse
-                    if target != 0:
-                        count += 1
-                        for c in range(d):
-                            sums[c] += E[target, c]
-                    if window > 0 and q - window >= 0:
-                        leaving = items[start + q - window]
-                        if leaving != 0:
-                            count -= 1
-                            for c in range(d):
-                                sums[c] -= E[leaving, c]
-                # dE[x_j] = sum of step[q] over the representations q that pool x_j.
-                acc[:] = 0.0
-                for j in range(n - 1, -1, -1):
-                    if j + 1 < n:
-                        for c in range(d):
-                            acc[c] += step[j + 1, c]
-                    if window > 0 and j + 1 + window < n:
-                        for c in range(d):
-                            acc[c] -= step[j + 1 + window, c]
-                    item = items[start + j]
-                    if item != 0:
-                        for c in range(d):
-                            gE_w[item, c] += np.float32(acc[c])
-                        touched[item] = 1
-            rng_states[block] = state
-            block_loss[block] = loss
-            block = fetch_add(next_task, 1)
+        gEo_w = gE_w if tied else gEo[w]
+        k = fetch_add(next_batch, 1)
+        while k < n_batches:
+            if hashes is None:
+                E_in = E
+            else:
+                E_in = E_items[w]
+                hashed_rows(E, hashes, E_in)
+            E_out = E_in if tied else Eo
+            batch = order[batch_starts[k]:batch_starts[k + 1]]
+            state, loss = pooling_batch(batch, indptr, items, E_in, E_out, b, window, shrink,
+                                        mode, n_negatives, scales[k], rng_states[k], gE_w,
+                                        gEo_w, gb[w], touched[w])
+            rng_states[k] = state
+            batch_loss[k] = loss
+            t = fetch_add(steps, 1) + 1
+            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
+                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
+                       learning_rate, beta1, beta2, epsilon, l2, t)
+            k = fetch_add(next_batch, 1)
 
 
 @jit.serial

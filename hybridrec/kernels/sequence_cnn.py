@@ -13,8 +13,8 @@ later layers, gives exactly these offsets). ``R = X_n``.
 Positions ``u <= pads`` see only padding, so their activations are the same for every
 sequence: the *prefix table* (``cnn_prefix``, the network run on an all-padding
 sequence) holds them, each sequence computes only ``u > pads``, and the gradient that
-reaches table positions is accumulated per worker (``gT``) and sent through the table
-once per minibatch (``cnn_prefix_backward``). This is exact, and skips the padding
+reaches table positions is accumulated (``gT``) and sent through the table once per
+minibatch (``cnn_prefix_backward``). This is exact, and skips the padding
 that dominates Spotlight's 200-long sequences.
 
 Weights are stored ``W[l, a, o, i]`` (``Wt[l, a, i, o]`` is the transposed copy the
@@ -26,6 +26,7 @@ from numba import prange
 
 from . import _jit as jit
 from ._atomic import fetch_add
+from .adam import hashed_rows, step_flat, step_items
 from .sequence import dot_head
 
 
@@ -124,20 +125,18 @@ def cnn_prefix(length, W_t, c, widths, dilations, relu, residual, table, table_y
 
 @jit.serial
 def cnn_prefix_backward(length, W, widths, dilations, relu, residual, table, table_y, gT,
-                        gW, gc):
-    """Send the workers' table gradients ``gT`` (float32[n_workers, n_layers, >= length
-    + 1, d], zeroed here) through the prefix computation into ``gW[0], gc[0]``."""
-    n_workers = gT.shape[0]
+                            gW, gc):
+    """Send one worker's table gradients ``gT`` (float32[n_layers, >= length + 1, d],
+    zeroed here) through the prefix computation (``cnn_prefix``) into ``gW, gc``."""
     n_layers = widths.shape[0]
     d = table.shape[2]
     dx = np.zeros((n_layers, length + 1, d), dtype=np.float32)
     dpre = np.empty(d, dtype=np.float32)
-    for w in range(n_workers):
-        for layer in range(n_layers):
-            for u in range(length + 1):
-                for o in range(d):
-                    dx[layer, u, o] += gT[w, layer, u, o]
-                    gT[w, layer, u, o] = 0.0
+    for layer in range(n_layers):
+        for u in range(length + 1):
+            for o in range(d):
+                dx[layer, u, o] = gT[layer, u, o]
+                gT[layer, u, o] = 0.0
     unused = np.zeros((length + 1, d), dtype=np.float32)
     for layer in range(n_layers - 1, -1, -1):
         source = unused if layer == 0 else table[layer - 1]
@@ -145,7 +144,7 @@ def cnn_prefix_backward(length, W, widths, dilations, relu, residual, table, tab
         for u in range(length, -1, -1):
             _layer_backward(layer, u, widths[layer], dilations[layer], W, relu,
                             residual and layer > 0, source, table_y[layer, u], dx[layer, u],
-                            dsource, dpre, gW[0], gc[0], layer > 0)
+                            dsource, dpre, gW, gc, layer > 0)
 
 
 @jit.inline
@@ -175,13 +174,14 @@ def _sequence_forward(s_items, pads, stop, E, W_t, c, widths, dilations, relu, r
                            u - 1 if layer == 0 else u)
 
 
-@jit.parallel
-def cnn_gradients(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations, relu,
-                  residual, reach, table, mode, n_negatives, scale, block_size, max_length,
-                  rng_states, gE, gEo, gb, gW, gc, gT, touched, block_loss):
-    """Minibatch gradient of the CNN representation (conventions in ``kernels.sequence``).
+@jit.serial
+def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations, relu,
+              residual, reach, table, mode, n_negatives, scale, state, gE, gEo, gb, gW, gc,
+              gT, touched):
+    """Gradient of one minibatch of the CNN representation, added to one worker's buffers;
+    returns ``(state, summed unscaled loss)``.
 
-    Parameters (besides those of ``sequence.pooling_gradients``)
+    Parameters (besides those of ``sequence.pooling_batch``)
     ----------
     pads : int32[n_sequences]
         Leading padding of each sequence.
@@ -192,77 +192,142 @@ def cnn_gradients(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilat
     reach : int
         Total look-back ``sum((width - 1) * dilation) + 1``.
     table : float32[n_layers, >= max pads + 1, d]
-        ``cnn_prefix`` of the batch's longest padding.
-    max_length : int
-        Longest padded length ``pads + n`` in the batch.
-    gW : float32[n_workers, n_layers, max_width, d, d]; gc : float32[n_workers, n_layers, d]
-    gT : float32[n_workers, n_layers, >= max pads + 1, d]
-        Gradient reaching the prefix table.
+        ``cnn_prefix`` of (at least) the batch's longest padding.
+    gW, gc : like ``W``, ``c``; gT : float32[n_layers, >= max pads + 1, d]
+        Gradient reaching the prefix table (for ``cnn_prefix_backward``).
     """
-    n_workers = gE.shape[0]
     n_layers = widths.shape[0]
     d = E.shape[1]
-    n_blocks = rng_states.shape[0]
-    n_batch = batch.shape[0]
-    next_task = np.zeros(1, dtype=np.int64)
+    longest = 0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
+    X = np.zeros((n_layers + 1, longest + 1, d), dtype=np.float32)
+    Y = np.zeros((n_layers, longest + 1, d), dtype=np.float32)
+    dX = np.zeros((n_layers + 1, longest + 1, d), dtype=np.float32)
+    dr = np.empty(d, dtype=np.float32)
+    dpre = np.empty(d, dtype=np.float32)
+    loss = 0.0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        s_items = items[indptr[s]:indptr[s + 1]]
+        p = pads[s]
+        n = s_items.shape[0]
+        T = p + n
+        low = max(0, p - reach)
+        _sequence_forward(s_items, p, T - 1, E, W_t, c, widths, dilations, relu, residual,
+                          reach, table, X, Y)
+        for layer in range(n_layers + 1):
+            for u in range(low, T + 1):
+                for o in range(d):
+                    dX[layer, u, o] = 0.0
+        top = X[n_layers]
+        for u in range(p, T):
+            target = s_items[u - p]
+            if target == 0:
+                continue
+            dr[:] = 0.0
+            state, value = dot_head(top[u], target, mode, n_negatives, state, Eo, b, scale, dr,
+                                    gEo, gb, touched)
+            loss += value
+            for o in range(d):
+                dX[n_layers, u, o] = dr[o]
+        for layer in range(n_layers - 1, -1, -1):
+            for u in range(T - 1, p, -1):
+                _layer_backward(layer, u, widths[layer], dilations[layer], W, relu, residual,
+                                X[layer], Y[layer, u], dX[layer + 1, u], dX[layer], dpre, gW,
+                                gc, True)
+            for u in range(low, p + 1):
+                for o in range(d):
+                    gT[layer, u, o] += dX[layer + 1, u, o]
+        for t in range(p, T):
+            item = s_items[t - p]
+            if item == 0:
+                continue
+            for i in range(d):
+                gE[item, i] += dX[0, t, i]
+            touched[item] = 1
+    return state, loss
+
+
+@jit.parallel
+def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
+              theta, widths, dilations, relu, residual, mode, n_negatives, optimizer,
+              learning_rate, beta1, beta2, epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb,
+              m_theta, v_theta, g_theta, rng_states, E_items, gE, gEo, gb, touched,
+              table_grads, table_touched, batch_loss):
+    """One epoch of the CNN representation: ``sequence.pooling_epoch`` (whose arguments
+    it shares) with the layer weights in ``theta`` (float32: ``W`` [l, a, o, i] of shape
+    (n_layers, max width, d, d) then ``c`` (n_layers, d)), their optimiser state
+    ``m_theta, v_theta`` and per-worker gradients ``g_theta`` (float32[n_workers, len]).
+    """
+    n_workers = gE.shape[0]
+    n_batches = rng_states.shape[0]
+    n_layers = widths.shape[0]
+    width = 0
+    reach = 1
+    for layer in range(n_layers):
+        width = max(width, widths[layer])
+        reach += (widths[layer] - 1) * dilations[layer]
+    d = E.shape[1]
+    size_W = n_layers * width * d * d
+    max_pads = 0
+    for k in range(pads.shape[0]):
+        max_pads = max(max_pads, pads[k])
+    W = theta[:size_W].reshape((n_layers, width, d, d))
+    c = theta[size_W:size_W + n_layers * d].reshape((n_layers, d))
+    next_batch = np.zeros(1, dtype=np.int64)
     for w in prange(n_workers):
-        X = np.zeros((n_layers + 1, max_length + 1, d), dtype=np.float32)
-        Y = np.zeros((n_layers, max_length + 1, d), dtype=np.float32)
-        dX = np.zeros((n_layers + 1, max_length + 1, d), dtype=np.float32)
-        dr = np.empty(d, dtype=np.float32)
-        dpre = np.empty(d, dtype=np.float32)
+        W_snapshot = np.empty((n_layers, width, d, d), dtype=np.float32)
+        W_t = np.empty((n_layers, width, d, d), dtype=np.float32)
+        c_snapshot = np.empty((n_layers, d), dtype=np.float32)
+        table = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
+        table_y = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
+        gT = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
+        g = g_theta[w]
+        gW = g[:size_W].reshape((n_layers, width, d, d))
+        gc = g[size_W:size_W + n_layers * d].reshape((n_layers, d))
         gE_w = gE[w]
-        gEo_w = gEo[w]
-        gb_w = gb[w]
-        gW_w = gW[w]
-        gc_w = gc[w]
-        gT_w = gT[w]
-        block = fetch_add(next_task, 1)
-        while block < n_blocks:
-            state = rng_states[block]
-            loss = 0.0
-            for k in range(block * block_size, min((block + 1) * block_size, n_batch)):
-                s = batch[k]
-                s_items = items[indptr[s]:indptr[s + 1]]
-                p = pads[s]
-                n = s_items.shape[0]
-                T = p + n
-                low = max(0, p - reach)
-                _sequence_forward(s_items, p, T - 1, E, W_t, c, widths, dilations, relu,
-                                  residual, reach, table, X, Y)
-                for layer in range(n_layers + 1):
-                    for u in range(low, T + 1):
-                        for o in range(d):
-                            dX[layer, u, o] = 0.0
-                top = X[n_layers]
-                for u in range(p, T):
-                    target = s_items[u - p]
-                    if target == 0:
-                        continue
-                    dr[:] = 0.0
-                    state, value = dot_head(top[u], target, mode, n_negatives, state, Eo, b,
-                                            scale, dr, gEo_w, gb_w, touched)
-                    loss += value
+        gEo_w = gE_w if tied else gEo[w]
+        k = fetch_add(next_batch, 1)
+        while k < n_batches:
+            if hashes is None:
+                E_in = E
+            else:
+                E_in = E_items[w]
+                hashed_rows(E, hashes, E_in)
+            E_out = E_in if tied else Eo
+            # The weights this minibatch sees (other workers may step meanwhile).
+            for layer in range(n_layers):
+                for a in range(width):
                     for o in range(d):
-                        dX[n_layers, u, o] = dr[o]
-                for layer in range(n_layers - 1, -1, -1):
-                    for u in range(T - 1, p, -1):
-                        _layer_backward(layer, u, widths[layer], dilations[layer], W, relu,
-                                        residual, X[layer], Y[layer, u], dX[layer + 1, u],
-                                        dX[layer], dpre, gW_w, gc_w, True)
-                    for u in range(low, p + 1):
-                        for o in range(d):
-                            gT_w[layer, u, o] += dX[layer + 1, u, o]
-                for t in range(p, T):
-                    item = s_items[t - p]
-                    if item == 0:
-                        continue
-                    for i in range(d):
-                        gE_w[item, i] += dX[0, t, i]
-                    touched[item] = 1
-            rng_states[block] = state
-            block_loss[block] = loss
-            block = fetch_add(next_task, 1)
+                        for i in range(d):
+                            value = W[layer, a, o, i]
+                            W_snapshot[layer, a, o, i] = value
+                            W_t[layer, a, i, o] = value
+                for o in range(d):
+                    c_snapshot[layer, o] = c[layer, o]
+            batch = order[batch_starts[k]:batch_starts[k + 1]]
+            batch_pads = 0
+            for j in range(batch.shape[0]):
+                batch_pads = max(batch_pads, pads[batch[j]])
+            cnn_prefix(batch_pads, W_t, c_snapshot, widths, dilations, relu, residual, table,
+                       table_y)
+            state, loss = cnn_batch(batch, indptr, items, pads, E_in, E_out, b, W_t,
+                                    W_snapshot, c_snapshot, widths, dilations, relu, residual,
+                                    reach, table, mode, n_negatives, scales[k], rng_states[k],
+                                    gE_w, gEo_w, gb[w], gW, gc, gT, touched[w])
+            cnn_prefix_backward(batch_pads, W_snapshot, widths, dilations, relu, residual,
+                                    table, table_y, gT, gW, gc)
+            rng_states[k] = state
+            batch_loss[k] = loss
+            t = fetch_add(steps, 1) + 1
+            step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
+                      epsilon, l2, t)
+            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
+                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
+                       learning_rate, beta1, beta2, epsilon, l2, t)
+            k = fetch_add(next_batch, 1)
 
 
 @jit.serial

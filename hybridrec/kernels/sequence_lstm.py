@@ -9,8 +9,8 @@ order input, forget, cell, output as PyTorch's), ``c[u] = f c[u-1] + i g``,
 As for the CNN (``sequence_cnn``), the states ``h, c`` at positions ``u <= pads`` only
 depend on the number of padding steps: ``lstm_prefix`` runs the cell on zeros once per
 minibatch, each sequence starts from the table state at ``u = pads``, and the gradient
-reaching that state is accumulated per worker (``gT_h, gT_c``) and sent through the
-table steps once (``lstm_prefix_backward``).
+reaching that state is accumulated (``gT_h, gT_c``) and sent through the table steps
+once per minibatch (``lstm_prefix_backward``).
 
 Matrix-vector products run as sums of scaled columns: the forward pass reads the
 transposed weights ``W_t[i, o]`` (loop over the ``4d`` gate outputs innermost), the
@@ -23,6 +23,7 @@ from numba import prange
 
 from . import _jit as jit
 from ._atomic import fetch_add
+from .adam import hashed_rows, step_flat, step_items
 from .sequence import dot_head
 
 
@@ -114,10 +115,8 @@ def lstm_prefix(length, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh, tabl
 @jit.serial
 def lstm_prefix_backward(length, W_ih, W_hh, table_h, table_c, table_tanh, table_gates,
                          gT_h, gT_c, gW_ih, gW_hh, gbias):
-    """Send the workers' gradients of the table states (``gT_h, gT_c``
-    float32[n_workers, >= length + 1, d], zeroed here) through the zero-input steps into
-    ``gW_hh[0], gbias[0]``."""
-    n_workers = gT_h.shape[0]
+    """Send the gradients of the table states (``gT_h, gT_c`` float32[>= length + 1, d],
+    zeroed here) through the zero-input steps into ``gW_hh, gbias``."""
     d = table_h.shape[1]
     zeros = np.zeros(d, dtype=np.float32)
     dh = np.zeros(d, dtype=np.float32)
@@ -128,18 +127,14 @@ def lstm_prefix_backward(length, W_ih, W_hh, table_h, table_c, table_tanh, table
     unused = np.empty(d, dtype=np.float32)
     for u in range(length, -1, -1):
         for o in range(d):
-            dh[o] = dh_prev[o]
-            dc[o] = dc_prev[o]
-            for w in range(n_workers):
-                dh[o] += gT_h[w, u, o]
-                dc[o] += gT_c[w, u, o]
-                gT_h[w, u, o] = 0.0
-                gT_c[w, u, o] = 0.0
+            dh[o] = dh_prev[o] + gT_h[u, o]
+            dc[o] = dc_prev[o] + gT_c[u, o]
+            gT_h[u, o] = 0.0
+            gT_c[u, o] = 0.0
         h_prev = zeros if u == 0 else table_h[u - 1]
         c_prev = zeros if u == 0 else table_c[u - 1]
         lstm_step_backward(dh, dc, table_gates[u], c_prev, table_tanh[u], zeros, h_prev, W_ih,
-                           W_hh, dgates, unused, dh_prev, dc_prev, gW_ih[0], gW_hh[0],
-                           gbias[0], False)
+                           W_hh, dgates, unused, dh_prev, dc_prev, gW_ih, gW_hh, gbias, False)
 
 
 @jit.inline
@@ -187,75 +182,153 @@ def lstm_sequence_backward(s_items, pads, T, E, W_ih, W_hh, H, C, TC, G, dH, dga
         gT_c[pads, o] += dc_prev[o]
 
 
-@jit.parallel
-def lstm_gradients(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
-                   table_h, table_c, table_tanh, table_gates, mode, n_negatives, scale,
-                   block_size, max_length, rng_states, gE, gEo, gb, gW_ih, gW_hh, gbias,
-                   gT_h, gT_c, touched, block_loss):
-    """Minibatch gradient of the LSTM representation (conventions in ``kernels.sequence``).
+@jit.serial
+def lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
+               table_h, table_c, table_tanh, table_gates, mode, n_negatives, scale, state, gE,
+               gEo, gb, gW_ih, gW_hh, gbias, gT_h, gT_c, touched):
+    """Gradient of one minibatch of the LSTM representation, added to one worker's
+    buffers; returns ``(state, summed unscaled loss)``.
 
-    Parameters (besides those of ``sequence.pooling_gradients``)
+    Parameters (besides those of ``sequence.pooling_batch``)
     ----------
     pads : int32[n_sequences]
     W_ih_t, W_hh_t : float32[d, 4d]; W_ih, W_hh : float32[4d, d]; bias : float32[4d]
     table_h, table_c, table_tanh : float32[>= max pads + 1, d]; table_gates : [.., 4d]
-        ``lstm_prefix`` of the batch's longest padding.
-    max_length : int
-        Longest padded length in the batch.
-    gW_ih, gW_hh : float32[n_workers, 4d, d]; gbias : float32[n_workers, 4d]
+        ``lstm_prefix`` of (at least) the batch's longest padding.
+    gW_ih, gW_hh : float32[4d, d]; gbias : float32[4d]
         (the gradient of ``b_ih`` and of ``b_hh`` alike).
-    gT_h, gT_c : float32[n_workers, >= max pads + 1, d]
+    gT_h, gT_c : float32[>= max pads + 1, d]
+        Gradient reaching the prefix states (for ``lstm_prefix_backward``).
     """
-    n_workers = gE.shape[0]
     d = E.shape[1]
-    n_blocks = rng_states.shape[0]
-    n_batch = batch.shape[0]
-    next_task = np.zeros(1, dtype=np.int64)
+    longest = 0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
+    H = np.zeros((longest + 1, d), dtype=np.float32)
+    C = np.zeros((longest + 1, d), dtype=np.float32)
+    TC = np.zeros((longest + 1, d), dtype=np.float32)
+    G = np.zeros((longest + 1, 4 * d), dtype=np.float32)
+    dH = np.zeros((longest + 1, d), dtype=np.float32)
+    dgates = np.empty(4 * d, dtype=np.float32)
+    dz = np.empty(d, dtype=np.float32)
+    dh = np.empty(d, dtype=np.float32)
+    dh_prev = np.empty(d, dtype=np.float32)
+    dc = np.empty(d, dtype=np.float32)
+    dc_prev = np.empty(d, dtype=np.float32)
+    dr = np.empty(d, dtype=np.float32)
+    loss = 0.0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        s_items = items[indptr[s]:indptr[s + 1]]
+        p = pads[s]
+        T = p + s_items.shape[0]
+        lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h, table_c,
+                              table_tanh, table_gates, H, C, TC, G)
+        for u in range(p, T):
+            for o in range(d):
+                dH[u, o] = 0.0
+            target = s_items[u - p]
+            if target == 0:
+                continue
+            dr[:] = 0.0
+            state, value = dot_head(H[u], target, mode, n_negatives, state, Eo, b, scale, dr,
+                                    gEo, gb, touched)
+            loss += value
+            for o in range(d):
+                dH[u, o] = dr[o]
+        lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates, dz, dh,
+                               dh_prev, dc, dc_prev, gE, gW_ih, gW_hh, gbias, gT_h, gT_c,
+                               touched)
+    return state, loss
+
+
+@jit.inline
+def snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias):
+    """Copy the LSTM weights of ``theta`` (``W_ih, W_hh, b_ih, b_hh``) into the worker's
+    layouts for one minibatch."""
+    n = 4 * d * d
+    for o in range(4 * d):
+        for i in range(d):
+            a = theta[o * d + i]
+            h = theta[n + o * d + i]
+            W_ih[o, i] = a
+            W_hh[o, i] = h
+            W_ih_t[i, o] = a
+            W_hh_t[i, o] = h
+        bias[o] = theta[2 * n + o] + theta[2 * n + 4 * d + o]
+
+
+@jit.parallel
+def lstm_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
+               theta, mode, n_negatives, optimizer, learning_rate, beta1, beta2, epsilon, l2,
+               steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta, rng_states, E_items,
+               gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
+    """One epoch of the LSTM representation: ``sequence.pooling_epoch`` (whose arguments
+    it shares) with the layer weights in ``theta`` (float32: ``W_ih`` (4d, d), ``W_hh``
+    (4d, d), ``b_ih`` (4d), ``b_hh`` (4d)), their optimiser state ``m_theta, v_theta``
+    and per-worker gradients ``g_theta`` (float32[n_workers, len])."""
+    n_workers = gE.shape[0]
+    n_batches = rng_states.shape[0]
+    d = E.shape[1]
+    n = 4 * d * d
+    max_pads = 0
+    for k in range(pads.shape[0]):
+        max_pads = max(max_pads, pads[k])
+    next_batch = np.zeros(1, dtype=np.int64)
     for w in prange(n_workers):
-        H = np.zeros((max_length + 1, d), dtype=np.float32)
-        C = np.zeros((max_length + 1, d), dtype=np.float32)
-        TC = np.zeros((max_length + 1, d), dtype=np.float32)
-        G = np.zeros((max_length + 1, 4 * d), dtype=np.float32)
-        dH = np.zeros((max_length + 1, d), dtype=np.float32)
-        dgates = np.empty(4 * d, dtype=np.float32)
-        dz = np.empty(d, dtype=np.float32)
-        dh = np.empty(d, dtype=np.float32)
-        dh_prev = np.empty(d, dtype=np.float32)
-        dc = np.empty(d, dtype=np.float32)
-        dc_prev = np.empty(d, dtype=np.float32)
-        dr = np.empty(d, dtype=np.float32)
+        W_ih = np.empty((4 * d, d), dtype=np.float32)
+        W_hh = np.empty((4 * d, d), dtype=np.float32)
+        W_ih_t = np.empty((d, 4 * d), dtype=np.float32)
+        W_hh_t = np.empty((d, 4 * d), dtype=np.float32)
+        bias = np.empty(4 * d, dtype=np.float32)
+        table_h = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_c = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_tanh = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_gates = np.zeros((max_pads + 1, 4 * d), dtype=np.float32)
+        gT_h = np.zeros((max_pads + 1, d), dtype=np.float32)
+        gT_c = np.zeros((max_pads + 1, d), dtype=np.float32)
+        gbias = np.zeros(4 * d, dtype=np.float32)
+        g = g_theta[w]
+        gW_ih = g[:n].reshape((4 * d, d))
+        gW_hh = g[n:2 * n].reshape((4 * d, d))
         gE_w = gE[w]
-        gEo_w = gEo[w]
-        gb_w = gb[w]
-        block = fetch_add(next_task, 1)
-        while block < n_blocks:
-            state = rng_states[block]
-            loss = 0.0
-            for k in range(block * block_size, min((block + 1) * block_size, n_batch)):
-                s = batch[k]
-                s_items = items[indptr[s]:indptr[s + 1]]
-                p = pads[s]
-                T = p + s_items.shape[0]
-                lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h,
-                                      table_c, table_tanh, table_gates, H, C, TC, G)
-                for u in range(p, T):
-                    for o in range(d):
-                        dH[u, o] = 0.0
-                    target = s_items[u - p]
-                    if target == 0:
-                        continue
-                    dr[:] = 0.0
-                    state, value = dot_head(H[u], target, mode, n_negatives, state, Eo, b,
-                                            scale, dr, gEo_w, gb_w, touched)
-                    loss += value
-                    for o in range(d):
-                        dH[u, o] = dr[o]
-                lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates,
-                                       dz, dh, dh_prev, dc, dc_prev, gE_w, gW_ih[w],
-                                       gW_hh[w], gbias[w], gT_h[w], gT_c[w], touched)
-            rng_states[block] = state
-            block_loss[block] = loss
-            block = fetch_add(next_task, 1)
+        gEo_w = gE_w if tied else gEo[w]
+        k = fetch_add(next_batch, 1)
+        while k < n_batches:
+            if hashes is None:
+                E_in = E
+            else:
+                E_in = E_items[w]
+                hashed_rows(E, hashes, E_in)
+            E_out = E_in if tied else Eo
+            snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
+            batch = order[batch_starts[k]:batch_starts[k + 1]]
+            batch_pads = 0
+            for j in range(batch.shape[0]):
+                batch_pads = max(batch_pads, pads[batch[j]])
+            lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
+                        table_gates)
+            state, loss = lstm_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
+                                     W_hh_t, W_ih, W_hh, bias, table_h, table_c, table_tanh,
+                                     table_gates, mode, n_negatives, scales[k], rng_states[k],
+                                     gE_w, gEo_w, gb[w], gW_ih, gW_hh, gbias, gT_h, gT_c,
+                                     touched[w])
+            lstm_prefix_backward(batch_pads, W_ih, W_hh, table_h, table_c, table_tanh,
+                                 table_gates, gT_h, gT_c, gW_ih, gW_hh, gbias)
+            for o in range(4 * d):
+                g[2 * n + o] = gbias[o]
+                g[2 * n + 4 * d + o] = gbias[o]
+                gbias[o] = 0.0
+            rng_states[k] = state
+            batch_loss[k] = loss
+            t = fetch_add(steps, 1) + 1
+            step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
+                      epsilon, l2, t)
+            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
+                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
+                       learning_rate, beta1, beta2, epsilon, l2, t)
+            k = fetch_add(next_batch, 1)
 
 
 @jit.serial

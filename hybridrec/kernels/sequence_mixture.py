@@ -17,8 +17,15 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from ._rng import draw_below
+from .adam import hashed_rows, step_flat, step_items
 from .sequence import is_adaptive, loss_gradient
-from .sequence_lstm import lstm_sequence_backward, lstm_sequence_forward
+from .sequence_lstm import (
+    lstm_prefix,
+    lstm_prefix_backward,
+    lstm_sequence_backward,
+    lstm_sequence_forward,
+    snapshot_lstm,
+)
 
 
 @jit.inline
@@ -122,79 +129,150 @@ def project(h, P_t, bP, out):
             out[c] += P_t[i, c] * value
 
 
-@jit.parallel
-def mixture_gradients(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
-                      P_t, P, bP, m, table_h, table_c, table_tanh, table_gates, mode,
-                      n_negatives, scale, block_size, max_length, rng_states, gE, gEo, gb,
-                      gW_ih, gW_hh, gbias, gP, gbP, gT_h, gT_c, touched, block_loss):
-    """Minibatch gradient of the mixture representation: ``sequence_lstm.lstm_gradients``
-    plus the projection ``P_t`` (float32[d, 2md]), ``P`` (float32[2md, d]), ``bP``
-    (float32[2md]), ``m`` tastes, and their gradients ``gP`` (float32[n_workers, 2md, d]),
-    ``gbP`` (float32[n_workers, 2md])."""
-    n_workers = gE.shape[0]
+@jit.serial
+def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias, P_t,
+                  P, bP, m, table_h, table_c, table_tanh, table_gates, mode, n_negatives,
+                  scale, state, gE, gEo, gb, gW_ih, gW_hh, gbias, gP, gbP, gT_h, gT_c,
+                  touched):
+    """Gradient of one minibatch of the mixture representation:
+    ``sequence_lstm.lstm_batch`` plus the projection ``P_t`` (float32[d, 2md]), ``P``
+    (float32[2md, d]), ``bP`` (float32[2md]), ``m`` tastes, and their gradients ``gP``
+    (float32[2md, d]), ``gbP`` (float32[2md])."""
     d = E.shape[1]
     width = P.shape[0]
-    n_blocks = rng_states.shape[0]
-    n_batch = batch.shape[0]
-    next_task = np.zeros(1, dtype=np.int64)
+    longest = 0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
+    H = np.zeros((longest + 1, d), dtype=np.float32)
+    C = np.zeros((longest + 1, d), dtype=np.float32)
+    TC = np.zeros((longest + 1, d), dtype=np.float32)
+    G = np.zeros((longest + 1, 4 * d), dtype=np.float32)
+    dH = np.zeros((longest + 1, d), dtype=np.float32)
+    dgates = np.empty(4 * d, dtype=np.float32)
+    dz = np.empty(d, dtype=np.float32)
+    dh = np.empty(d, dtype=np.float32)
+    dh_prev = np.empty(d, dtype=np.float32)
+    dc = np.empty(d, dtype=np.float32)
+    dc_prev = np.empty(d, dtype=np.float32)
+    r = np.empty(width, dtype=np.float32)
+    dr = np.empty(width, dtype=np.float32)
+    weights = np.empty(m, dtype=np.float64)
+    dweights = np.empty(m, dtype=np.float64)
+    user = np.empty(d, dtype=np.float64)
+    loss = 0.0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        s_items = items[indptr[s]:indptr[s + 1]]
+        p = pads[s]
+        T = p + s_items.shape[0]
+        lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h, table_c,
+                              table_tanh, table_gates, H, C, TC, G)
+        for u in range(p, T):
+            for o in range(d):
+                dH[u, o] = 0.0
+            target = s_items[u - p]
+            if target == 0:
+                continue
+            project(H[u], P_t, bP, r)
+            dr[:] = 0.0
+            state, value = mixture_head(r, target, mode, n_negatives, state, Eo, b, scale, m,
+                                        weights, user, dweights, dr, gEo, gb, touched)
+            loss += value
+            for c in range(width):
+                g = dr[c]
+                gbP[c] += g
+                if g != 0.0:
+                    for i in range(d):
+                        gP[c, i] += g * H[u, i]
+                        dH[u, i] += P[c, i] * g
+        lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates, dz, dh,
+                               dh_prev, dc, dc_prev, gE, gW_ih, gW_hh, gbias, gT_h, gT_c,
+                               touched)
+    return state, loss
+
+
+@jit.parallel
+def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
+                  theta, m, mode, n_negatives, optimizer, learning_rate, beta1, beta2, epsilon,
+                  l2, steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta, rng_states,
+                  E_items, gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
+    """One epoch of the mixture representation: ``sequence_lstm.lstm_epoch`` with ``theta``
+    holding the LSTM weights then ``P`` (2md, d) and ``bP`` (2md); ``m`` tastes."""
+    n_workers = gE.shape[0]
+    n_batches = rng_states.shape[0]
+    d = E.shape[1]
+    n = 4 * d * d
+    width = 2 * m * d
+    offset = 2 * n + 8 * d
+    max_pads = 0
+    for k in range(pads.shape[0]):
+        max_pads = max(max_pads, pads[k])
+    next_batch = np.zeros(1, dtype=np.int64)
     for w in prange(n_workers):
-        H = np.zeros((max_length + 1, d), dtype=np.float32)
-        C = np.zeros((max_length + 1, d), dtype=np.float32)
-        TC = np.zeros((max_length + 1, d), dtype=np.float32)
-        G = np.zeros((max_length + 1, 4 * d), dtype=np.float32)
-        dH = np.zeros((max_length + 1, d), dtype=np.float32)
-        dgates = np.empty(4 * d, dtype=np.float32)
-        dz = np.empty(d, dtype=np.float32)
-        dh = np.empty(d, dtype=np.float32)
-        dh_prev = np.empty(d, dtype=np.float32)
-        dc = np.empty(d, dtype=np.float32)
-        dc_prev = np.empty(d, dtype=np.float32)
-        r = np.empty(width, dtype=np.float32)
-        dr = np.empty(width, dtype=np.float32)
-        weights = np.empty(m, dtype=np.float64)
-        dweights = np.empty(m, dtype=np.float64)
-        user = np.empty(d, dtype=np.float64)
+        W_ih = np.empty((4 * d, d), dtype=np.float32)
+        W_hh = np.empty((4 * d, d), dtype=np.float32)
+        W_ih_t = np.empty((d, 4 * d), dtype=np.float32)
+        W_hh_t = np.empty((d, 4 * d), dtype=np.float32)
+        bias = np.empty(4 * d, dtype=np.float32)
+        P = np.empty((width, d), dtype=np.float32)
+        P_t = np.empty((d, width), dtype=np.float32)
+        bP = np.empty(width, dtype=np.float32)
+        table_h = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_c = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_tanh = np.zeros((max_pads + 1, d), dtype=np.float32)
+        table_gates = np.zeros((max_pads + 1, 4 * d), dtype=np.float32)
+        gT_h = np.zeros((max_pads + 1, d), dtype=np.float32)
+        gT_c = np.zeros((max_pads + 1, d), dtype=np.float32)
+        gbias = np.zeros(4 * d, dtype=np.float32)
+        g = g_theta[w]
+        gW_ih = g[:n].reshape((4 * d, d))
+        gW_hh = g[n:2 * n].reshape((4 * d, d))
+        gP = g[offset:offset + width * d].reshape((width, d))
+        gbP = g[offset + width * d:offset + width * d + width]
         gE_w = gE[w]
-        gEo_w = gEo[w]
-        gb_w = gb[w]
-        gP_w = gP[w]
-        gbP_w = gbP[w]
-        block = fetch_add(next_task, 1)
-        while block < n_blocks:
-            state = rng_states[block]
-            loss = 0.0
-            for k in range(block * block_size, min((block + 1) * block_size, n_batch)):
-                s = batch[k]
-                s_items = items[indptr[s]:indptr[s + 1]]
-                p = pads[s]
-                T = p + s_items.shape[0]
-                lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h,
-                                      table_c, table_tanh, table_gates, H, C, TC, G)
-                for u in range(p, T):
-                    for o in range(d):
-                        dH[u, o] = 0.0
-                    target = s_items[u - p]
-                    if target == 0:
-                        continue
-                    project(H[u], P_t, bP, r)
-                    dr[:] = 0.0
-                    state, value = mixture_head(r, target, mode, n_negatives, state, Eo, b,
-                                                scale, m, weights, user, dweights, dr, gEo_w,
-                                                gb_w, touched)
-                    loss += value
-                    for c in range(width):
-                        g = dr[c]
-                        gbP_w[c] += g
-                        if g != 0.0:
-                            for i in range(d):
-                                gP_w[c, i] += g * H[u, i]
-                                dH[u, i] += P[c, i] * g
-                lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates,
-                                       dz, dh, dh_prev, dc, dc_prev, gE_w, gW_ih[w],
-                                       gW_hh[w], gbias[w], gT_h[w], gT_c[w], touched)
-            rng_states[block] = state
-            block_loss[block] = loss
-            block = fetch_add(next_task, 1)
+        gEo_w = gE_w if tied else gEo[w]
+        k = fetch_add(next_batch, 1)
+        while k < n_batches:
+            if hashes is None:
+                E_in = E
+            else:
+                E_in = E_items[w]
+                hashed_rows(E, hashes, E_in)
+            E_out = E_in if tied else Eo
+            snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
+            for c in range(width):
+                for i in range(d):
+                    value = theta[offset + c * d + i]
+                    P[c, i] = value
+                    P_t[i, c] = value
+                bP[c] = theta[offset + width * d + c]
+            batch = order[batch_starts[k]:batch_starts[k + 1]]
+            batch_pads = 0
+            for j in range(batch.shape[0]):
+                batch_pads = max(batch_pads, pads[batch[j]])
+            lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
+                        table_gates)
+            state, loss = mixture_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
+                                        W_hh_t, W_ih, W_hh, bias, P_t, P, bP, m, table_h,
+                                        table_c, table_tanh, table_gates, mode, n_negatives,
+                                        scales[k], rng_states[k], gE_w, gEo_w, gb[w], gW_ih,
+                                        gW_hh, gbias, gP, gbP, gT_h, gT_c, touched[w])
+            lstm_prefix_backward(batch_pads, W_ih, W_hh, table_h, table_c, table_tanh,
+                                 table_gates, gT_h, gT_c, gW_ih, gW_hh, gbias)
+            for o in range(4 * d):
+                g[2 * n + o] = gbias[o]
+                g[2 * n + 4 * d + o] = gbias[o]
+                gbias[o] = 0.0
+            rng_states[k] = state
+            batch_loss[k] = loss
+            t = fetch_add(steps, 1) + 1
+            step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
+                      epsilon, l2, t)
+            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
+                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
+                       learning_rate, beta1, beta2, epsilon, l2, t)
+            k = fetch_add(next_batch, 1)
 
 
 @jit.parallel

@@ -1,25 +1,25 @@
 """The sequence engine: item embeddings + a representation + a scoring head, trained by
 minibatches on every time step of every sequence, as Spotlight trains.
 
-One minibatch (``batch_size`` sequences of a per-epoch shuffle) is one optimiser step:
+One epoch is one parallel kernel launch (``spec.epoch``): the sequences are shuffled and
+cut into minibatches of ``batch_size``; workers take whole minibatches from an atomic
+counter, compute each minibatch's gradient (the mean loss over its targets, as
+Spotlight's masked losses; the exact shared-padding-prefix computation for the CNN and
+the LSTM) into their own buffers, and apply the optimiser step themselves
+(``kernels.adam``: Adam as ``torch.optim.Adam`` with ``weight_decay``, or the package's
+adagrad) to the shared parameters, without locks. With one thread this is exactly
+Spotlight's algorithm and bit-for-bit reproducible; with more, a minibatch may be
+computed from parameters a step old (Hogwild). Each minibatch draws its negatives from
+its own random stream, so the streams do not depend on the thread count.
 
-1. the representation's kernel computes the gradient of the mean loss over the batch's
-   targets with the parameters held fixed, in parallel over blocks of
-   ``BLOCK_SIZE`` sequences (each block with its own random stream, so the negatives do
-   not depend on the thread count), each worker adding into its own gradient buffers;
-2. the prefix-table gradients go through the shared padding prefix (``CNNSpec``,
-   ``LSTMSpec``);
-3. the optimiser (``kernels.adam``: Adam as ``torch.optim.Adam`` with ``weight_decay``,
-   or the package's adagrad) sums the workers' buffers and updates every parameter.
-
-This is data-parallel synchronous SGD: lock-free (each worker writes only its own
-buffers; the shared parameters change only in step 3), the same algorithm as
-Spotlight's at any thread count, and bit-for-bit reproducible with one thread. The
-measured alternative, Hogwild steps per block, would let two threads apply steps
-computed from the same parameters and would still need per-block buffers for the dense
-layer weights; with ~4 optimiser steps per epoch on MovieLens (256 sequences of 200)
-there is nothing for it to gain, while the reduction costs 1-3 % of a batch
-(benchmarks/README.md).
+Measured choice: a first version split every minibatch over the threads (blocks of 4
+sequences) and summed the workers' buffers before one synchronous step: the same
+algorithm at any thread count, but two to four parallel launches and barriers per
+minibatch. On the shared 2-core machine (load average 5), two threads then took 1.6-2.5x
+the wall time of one on MovieLens 100K (batch 32, all four representations); with one
+launch per epoch and no barrier between minibatches, two threads take 0.9-1.1x the time
+of one there (that machine gave even an embarrassingly parallel loop only 1.1-1.2x), and
+a thread slowed by another process delays only its own minibatch.
 
 Item id 0 is the padding item everywhere (zero, frozen embedding and bias).
 """
@@ -32,13 +32,12 @@ from .._threads import numba_threads
 from ..kernels import adam as optimisers
 from ..kernels import sequence as heads
 from ..kernels import sequence_mixture
+from ..kernels.adam import ADAGRAD, ADAM
 from .data import SequenceArrays
 from .representations import RepresentationSpec
 
-__all__ = ["BLOCK_SIZE", "LOSS_MODES", "OPTIMIZERS", "SequenceNetwork"]
+__all__ = ["LOSS_MODES", "OPTIMIZERS", "SequenceNetwork"]
 
-#: Sequences per block: the unit of parallel work, each with its own random stream.
-BLOCK_SIZE = 4
 #: Loss names -> kernel modes.
 LOSS_MODES = {"pointwise": heads.POINTWISE, "bpr": heads.BPR, "hinge": heads.HINGE,
               "adaptive_hinge": heads.ADAPTIVE_HINGE, "adaptive_bpr": heads.ADAPTIVE_BPR}
@@ -108,14 +107,19 @@ class SequenceNetwork:
             if E.shape != (rows, self.d):
                 raise ValueError(f"initial_table has shape {E.shape}, expected {(rows, self.d)}.")
         E[0] = 0.0
-        self.params = {"E": E, "b": np.zeros(self.n_items, dtype=np.float32)}
+        self._items = {"E": E, "b": np.zeros(self.n_items, dtype=np.float32)}
         if not self.tied:
             Eo = rng.normal(0.0, 1.0 / self.d, (self.n_items, self.d)).astype(np.float32)
             Eo[0] = 0.0
-            self.params["Eo"] = Eo
-        self.params.update(spec.initial_parameters(self.d, rng))
-        self._state = {name: self._new_optimizer_state(value)
-                       for name, value in self.params.items()}
+            self._items["Eo"] = Eo
+        # The layer weights are packed into one flat vector, which the kernels update.
+        layers = spec.initial_parameters(self.d, rng)
+        self._layout = [(name, layers[name].shape) for name in spec.theta_names]
+        self.theta = np.concatenate([layers[name].reshape(-1) for name in spec.theta_names]
+                                    or [np.zeros(0)]).astype(np.float32)
+        self._item_state = {name: self._new_optimizer_state(value)
+                            for name, value in self._items.items()}
+        self._theta_state = self._new_optimizer_state(self.theta)
         self.steps = 0
         #: 'mean' (Spotlight's): a minibatch's loss is the mean over its targets; 'sum'.
         self.reduction = "mean"
@@ -125,34 +129,48 @@ class SequenceNetwork:
     # ----------------------------------------------------------------- parameters
 
     def _new_optimizer_state(self, value: np.ndarray) -> tuple:
+        """``(m, v)`` of Adam; adagrad's accumulator (from 1) and an unused array (the
+        kernels are compiled for both optimisers, so the shapes must agree)."""
         if self.optimizer == "adam":
             return (np.zeros_like(value), np.zeros_like(value))
-        return (np.ones_like(value),)
+        return (np.ones_like(value), np.zeros_like(value))
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Every parameter by name (Spotlight / PyTorch names); the layer weights are views
+        of ``theta``, so all are live arrays."""
+        params = dict(self._items)
+        offset = 0
+        for name, shape in self._layout:
+            size = int(np.prod(shape))
+            params[name] = self.theta[offset:offset + size].reshape(shape)
+            offset += size
+        return params
 
     @property
     def item_table(self) -> np.ndarray:
         """The item embedding table (the hashed rows with Bloom), a live array."""
-        return self.params["E"]
+        return self._items["E"]
 
     @property
     def item_bias_table(self) -> np.ndarray:
         """The item biases, a live array."""
-        return self.params["b"]
+        return self._items["b"]
 
     def item_vectors(self) -> np.ndarray:
         """Effective input item embeddings (the hashed sums with Bloom)."""
         if self.hashes is None:
-            return self.params["E"]
+            return self._items["E"]
         key = ("items", self.steps)
         if key not in self._cache:
             out = np.empty((self.n_items, self.d), dtype=np.float32)
-            optimisers.hashed_rows(self.params["E"], self.hashes, out)
+            optimisers.hashed_rows(self._items["E"], self.hashes, out)
             self._cache[key] = out
         return self._cache[key]
 
     def output_vectors(self) -> np.ndarray:
         """Embeddings that score the items (the input ones when tied)."""
-        return self.item_vectors() if self.tied else self.params["Eo"]
+        return self.item_vectors() if self.tied else self._items["Eo"]
 
     def _prepared(self, max_pads: int) -> dict:
         """``spec.prepare`` for the current parameters, cached until the next step."""
@@ -167,7 +185,7 @@ class SequenceNetwork:
     def check_finite(self) -> None:
         """Raise if training diverged (the package's divergence message)."""
         for name, value in self.params.items():
-            if not np.isfinite(value).all():
+            if value.size and not np.isfinite(value).all():
                 raise ValueError(
                     f"Not all estimated parameters are finite ({name} has NaN or inf), your "
                     "model may have diverged. Try decreasing the learning rate or "
@@ -175,27 +193,30 @@ class SequenceNetwork:
 
     # ------------------------------------------------------------------- training
 
-    def _ensure_buffers(self, n_workers: int, max_pads: int) -> dict:
+    def _ensure_buffers(self, n_workers: int) -> dict:
         buffers = self._buffers
-        if buffers is None or buffers["n_workers"] != n_workers or buffers["max_pads"] < max_pads:
-            gE = np.zeros((n_workers, self.n_items, self.d), dtype=np.float32)
+        if buffers is None or buffers["n_workers"] != n_workers:
+            d = self.d
+            gE = np.zeros((n_workers, self.n_items, d), dtype=np.float32)
+            bloom = self.hashes is not None
+            rows = self._items["E"].shape[0]
             buffers = {
-                "n_workers": n_workers, "max_pads": max_pads, "gE": gE,
+                "n_workers": n_workers, "gE": gE,
                 "gEo": gE if self.tied else np.zeros_like(gE),
                 "gb": np.zeros((n_workers, self.n_items), dtype=np.float32),
-                "touched": np.zeros(self.n_items, dtype=np.uint8),
-                "layers": self.spec.gradient_buffers(self.params, n_workers, max_pads),
+                "touched": np.zeros((n_workers, self.n_items), dtype=np.uint8),
+                "g_theta": np.zeros((n_workers, self.theta.shape[0]), dtype=np.float32),
+                "E_items": np.zeros((n_workers, self.n_items if bloom else 0, d), np.float32),
+                "table": np.zeros((n_workers, rows if bloom else 0, d), dtype=np.float32),
+                "table_touched": np.zeros((n_workers, rows if bloom else 0), dtype=np.uint8),
             }
-            if self.hashes is not None:
-                rows = self.params["E"].shape[0]
-                buffers["table"] = np.zeros((1, rows, self.d), dtype=np.float32)
-                buffers["table_touched"] = np.zeros(rows, dtype=np.uint8)
             self._buffers = buffers
         return buffers
 
     def fit_epoch(self, arrays: SequenceArrays, batch_size: int, rng, num_threads: int,
                   targets: np.ndarray | None = None) -> float:
-        """One pass over ``arrays`` in minibatches of ``batch_size`` shuffled sequences.
+        """One pass over ``arrays`` in minibatches of ``batch_size`` shuffled sequences
+        (minibatches without targets are left out).
 
         Returns
         -------
@@ -204,88 +225,45 @@ class SequenceNetwork:
         """
         if targets is None:
             targets = arrays.targets()
-        buffers = self._ensure_buffers(num_threads, int(arrays.pads.max(initial=0)))
         order = rng.permutation(len(arrays)).astype(np.int32)
-        losses = []
-        for start in range(0, order.shape[0], batch_size):
-            batch = order[start:start + batch_size]
-            count = int(targets[batch].sum())
-            if count == 0:
-                continue
-            losses.append(self._step(arrays, batch, count, rng, num_threads, buffers))
-        return float(np.mean(losses)) if losses else 0.0
-
-    def _step(self, arrays, batch, count, rng, num_threads, buffers) -> float:
-        n_blocks = -(-batch.shape[0] // BLOCK_SIZE)
-        rng_states = draw_seeds(rng, n_blocks)
-        block_loss = np.zeros(n_blocks, dtype=np.float64)
-        max_pads = int(arrays.pads[batch].max())
-        prepared = self._prepared(max_pads)
-        E = self.item_vectors()
-        Eo = self.output_vectors()
-        scale = 1.0 / count if self.reduction == "mean" else 1.0
-        layers = buffers["layers"]
+        starts = np.arange(0, order.shape[0], batch_size)
+        sizes = np.diff(np.append(starts, order.shape[0]))
+        counts = np.add.reduceat(targets[order], starts) if order.shape[0] else starts
+        keep = counts > 0
+        if not keep.any():
+            return 0.0
+        order = np.ascontiguousarray(order[np.repeat(keep, sizes)])
+        counts = counts[keep].astype(np.float64)
+        batch_starts = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+        np.cumsum(sizes[keep], out=batch_starts[1:])
+        scales = 1.0 / counts if self.reduction == "mean" else np.ones_like(counts)
+        rng_states = draw_seeds(rng, counts.shape[0])
+        batch_loss = np.zeros(counts.shape[0], dtype=np.float64)
+        buffers = self._ensure_buffers(num_threads)
+        steps = np.array([self.steps], dtype=np.int64)
+        E = self._items["E"]
+        Eo = self._items["Eo"] if not self.tied else E
+        mE, vE = self._item_state["E"]
+        mEo, vEo = self._item_state["Eo"] if not self.tied else (mE, vE)
+        common = (order, batch_starts, scales, arrays, E, Eo, self._items["b"], self.tied,
+                  self.hashes, self.mode, self.n_negatives)
+        optimizer = (ADAM if self.optimizer == "adam" else ADAGRAD, self.learning_rate,
+                     ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPSILON, self.l2, steps, mE, vE,
+                     mEo, vEo, *self._item_state["b"])
+        kernel_buffers = (buffers["E_items"], buffers["gE"], buffers["gEo"], buffers["gb"],
+                          buffers["touched"], buffers["table"], buffers["table_touched"],
+                          batch_loss)
+        theta_state = (*self._theta_state, buffers["g_theta"])
         with numba_threads(num_threads):
-            self.spec.batch_gradients(prepared, E, Eo, self.params["b"], arrays, batch,
-                                      self.mode, self.n_negatives, scale, BLOCK_SIZE,
-                                      rng_states, buffers["gE"], buffers["gEo"],
-                                      buffers["gb"], layers, buffers["touched"], block_loss)
-            self.spec.finish_gradients(prepared, layers, max_pads)
-            self._apply(buffers)
-        return float(block_loss.sum() / count)
-
-    def _apply(self, buffers: dict) -> None:
-        """One optimiser step of every parameter from the summed worker buffers."""
-        self.steps += 1
-        touched = buffers["touched"]
-        rows = {"b": (self.params["b"].reshape(-1, 1),
-                      buffers["gb"].reshape(buffers["gb"].shape[0], -1, 1))}
-        if not self.tied:
-            rows["Eo"] = (self.params["Eo"], buffers["gEo"])
-        if self.hashes is None:
-            rows["E"] = (self.params["E"], buffers["gE"])
-        else:
-            optimisers.scatter_hashed(buffers["gE"], touched.copy(), self.hashes,
-                                      buffers["table"], buffers["table_touched"])
-        names = list(rows)
-        for position, name in enumerate(names):
-            value, grads = rows[name]
-            flags = touched if position == len(names) - 1 else touched.copy()
-            self._step_rows(name, value, grads, flags)
-        if self.hashes is not None:
-            self._step_rows("E", self.params["E"], buffers["table"], buffers["table_touched"])
-        gradients = self.spec.layer_gradients(buffers["layers"])
-        seen: dict[int, int] = {}
-        for name, grads in gradients.items():
-            # A buffer shared by two parameters is read by both (copied for the first).
-            seen[id(grads)] = seen.get(id(grads), 0) + 1
-        for name, grads in gradients.items():
-            seen[id(grads)] -= 1
-            flat = grads.reshape(grads.shape[0], -1)
-            if seen[id(grads)] > 0:
-                flat = flat.copy()
-            self._step_dense(name, self.params[name].reshape(-1), flat)
-
-    def _step_rows(self, name, value, grads, touched) -> None:
-        state = self._state[name]
-        if self.optimizer == "adam":
-            m, v = (s.reshape(value.shape) for s in state)
-            optimisers.adam_rows(value, grads, touched, m, v, self.learning_rate,
-                                 ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPSILON, self.l2,
-                                 self.steps, 0)
-        else:
-            optimisers.adagrad_rows(value, grads, touched, state[0].reshape(value.shape),
-                                    self.learning_rate, self.l2, 0)
-
-    def _step_dense(self, name, value, grads) -> None:
-        state = self._state[name]
-        if self.optimizer == "adam":
-            optimisers.adam_dense(value, grads, state[0].reshape(-1), state[1].reshape(-1),
-                                  self.learning_rate, ADAM_BETAS[0], ADAM_BETAS[1],
-                                  ADAM_EPSILON, self.l2, self.steps)
-        else:
-            optimisers.adagrad_dense(value, grads, state[0].reshape(-1), self.learning_rate,
-                                     self.l2)
+            if self.spec.theta_names:
+                self.spec.epoch(common, self.theta, optimizer, theta_state,
+                                (rng_states, *kernel_buffers))
+            else:
+                self.spec.epoch(common, self.theta, optimizer, (),
+                                (rng_states, *kernel_buffers))
+        self.steps = int(steps[0])
+        self._cache = {}
+        return float(np.mean(batch_loss / counts))
 
     # -------------------------------------------------------------------- scoring
 
@@ -304,7 +282,7 @@ class SequenceNetwork:
     def score_state(self, state: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """Scores of ``items`` (default: all, padding item included) for one state."""
         Eo = self.output_vectors()
-        b = self.params["b"]
+        b = self._items["b"]
         if self.spec.dot_scoring:
             if items is None:
                 return (Eo @ state + b).astype(np.float32)
@@ -319,7 +297,7 @@ class SequenceNetwork:
     def score_states(self, states: np.ndarray, num_threads: int) -> np.ndarray:
         """Scores of every item for each state (float32[n, n_items])."""
         Eo = self.output_vectors()
-        b = self.params["b"]
+        b = self._items["b"]
         if self.spec.dot_scoring:
             return (states @ Eo.T + b).astype(np.float32)
         out = np.empty((states.shape[0], self.n_items), dtype=np.float32)

@@ -6,7 +6,7 @@ the network (``network.SequenceNetwork``) owns the item embeddings, the scoring 
 and the optimiser, and asks the representation for minibatch gradients and final
 states. Each ``*Spec`` is a small immutable description; ``prepare`` turns the current
 parameters into the kernel layouts (transposed weights, prefix tables) once per
-minibatch.
+minibatch, and ``epoch`` runs the representation's epoch kernel.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class RepresentationSpec:
     kind = ""
     #: Whether the state scores an item by a dot product with its output embedding.
     dot_scoring = True
+    #: Layer parameters, in the order they are packed into the flat ``theta`` vector the
+    #: epoch kernels read.
+    theta_names: tuple = ()
 
     def state_width(self, d: int) -> int:
         """Size of ``R[u]``."""
@@ -43,25 +46,15 @@ class RepresentationSpec:
         return {}
 
     def prepare(self, params: dict, max_pads: int) -> dict:
-        """Kernel inputs that depend on the parameters only (for ``max_pads`` padding)."""
+        """Kernel inputs of the scoring kernels for the current parameters (transposed
+        weights, prefix tables for ``max_pads`` padding)."""
         return {}
 
-    def gradient_buffers(self, params: dict, n_workers: int, max_pads: int) -> dict:
-        """Zeroed per-worker gradient buffers of the layer parameters (and prefix)."""
-        return {}
-
-    def batch_gradients(self, prepared, E, Eo, b, arrays: SequenceArrays, batch, mode: int,
-                        n_negatives: int, scale: float, block_size: int, rng_states,
-                        gE, gEo, gb, buffers, touched, block_loss) -> None:
+    def epoch(self, common: tuple, theta: np.ndarray, optimizer: tuple, theta_state: tuple,
+              buffers: tuple) -> None:
+        """Run the representation's epoch kernel (``network.SequenceNetwork.fit_epoch``
+        builds the argument groups)."""
         raise NotImplementedError
-
-    def finish_gradients(self, prepared, buffers, max_pads: int) -> None:
-        """Send the prefix-table gradients through the prefix (after the batch)."""
-
-    def layer_gradients(self, buffers) -> dict[str, np.ndarray]:
-        """Gradient buffer (float32[n_workers, ...]) of each layer parameter; a buffer
-        shared by two parameters (the LSTM's two biases) is listed for both."""
-        return {}
 
     def states(self, prepared, E, arrays: SequenceArrays) -> np.ndarray:
         """Final state of every sequence, float32[n, width] (parallel kernel)."""
@@ -89,12 +82,11 @@ class PoolingSpec(RepresentationSpec):
     shrink: float = 1.0
     kind = "pooling"
 
-    def batch_gradients(self, prepared, E, Eo, b, arrays, batch, mode, n_negatives, scale,
-                        block_size, rng_states, gE, gEo, gb, buffers, touched, block_loss):
-        pooling_kernels.pooling_gradients(
-            batch, arrays.indptr, arrays.items, E, Eo, b, int(self.window),
-            float(self.shrink), mode, n_negatives, scale, block_size,
-            int(arrays.n_items[batch].max()), rng_states, gE, gEo, gb, touched, block_loss)
+    def epoch(self, common, theta, optimizer, theta_state, buffers):
+        (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
+        pooling_kernels.pooling_epoch(
+            order, starts, scales, arrays.indptr, arrays.items, E, Eo, b, tied, hashes,
+            int(self.window), float(self.shrink), mode, n_negatives, *optimizer, *buffers)
 
     def states(self, prepared, E, arrays):
         out = np.zeros((len(arrays), E.shape[1]), dtype=np.float32)
@@ -128,6 +120,7 @@ class CNNSpec(RepresentationSpec):
     relu: bool = False
     residual: bool = True
     kind = "cnn"
+    theta_names = ("W", "c")
 
     @property
     def reach(self) -> int:
@@ -159,31 +152,14 @@ class CNNSpec(RepresentationSpec):
         return {"W": W, "W_t": W_t, "c": params["c"], "widths": widths,
                 "dilations": dilations, "table": table, "table_y": table_y}
 
-    def gradient_buffers(self, params, n_workers, max_pads):
-        W = params["W"]
-        return {"W": np.zeros((n_workers,) + W.shape, dtype=np.float32),
-                "c": np.zeros((n_workers,) + params["c"].shape, dtype=np.float32),
-                "T": np.zeros((n_workers, W.shape[0], max_pads + 1, W.shape[2]),
-                              dtype=np.float32)}
-
-    def batch_gradients(self, prepared, E, Eo, b, arrays, batch, mode, n_negatives, scale,
-                        block_size, rng_states, gE, gEo, gb, buffers, touched, block_loss):
-        p = prepared
-        sequence_cnn.cnn_gradients(
-            batch, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, p["W_t"], p["W"],
-            p["c"], p["widths"], p["dilations"], self.relu, self.residual, self.reach,
-            p["table"], mode, n_negatives, scale, block_size,
-            int(arrays.lengths[batch].max()), rng_states, gE, gEo, gb, buffers["W"],
-            buffers["c"], buffers["T"], touched, block_loss)
-
-    def finish_gradients(self, prepared, buffers, max_pads):
-        p = prepared
-        sequence_cnn.cnn_prefix_backward(max_pads, p["W"], p["widths"], p["dilations"],
-                                         self.relu, self.residual, p["table"], p["table_y"],
-                                         buffers["T"], buffers["W"], buffers["c"])
-
-    def layer_gradients(self, buffers):
-        return {"W": buffers["W"], "c": buffers["c"]}
+    def epoch(self, common, theta, optimizer, theta_state, buffers):
+        (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
+        widths, dilations = self._arrays()
+        settings, item_state = optimizer[:7], optimizer[7:]
+        sequence_cnn.cnn_epoch(
+            order, starts, scales, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, tied,
+            hashes, theta, widths, dilations, self.relu, self.residual, mode, n_negatives,
+            *settings, *item_state, *theta_state, *buffers)
 
     def states(self, prepared, E, arrays):
         p = prepared
@@ -213,6 +189,7 @@ class LSTMSpec(RepresentationSpec):
     """One LSTM layer over the item embeddings (Spotlight's ``LSTMNet``)."""
 
     kind = "lstm"
+    theta_names = ("W_ih", "W_hh", "b_ih", "b_hh")
 
     def initial_parameters(self, d, rng):
         # torch.nn.LSTM: every weight and bias U(+-1/sqrt(hidden_size)).
@@ -232,33 +209,12 @@ class LSTMSpec(RepresentationSpec):
         return {"W_ih": params["W_ih"], "W_hh": params["W_hh"], "W_ih_t": W_ih_t,
                 "W_hh_t": W_hh_t, "bias": bias, "tables": (*tables, gates)}
 
-    def gradient_buffers(self, params, n_workers, max_pads):
-        d = params["W_hh"].shape[1]
-        return {"W_ih": np.zeros((n_workers, 4 * d, d), dtype=np.float32),
-                "W_hh": np.zeros((n_workers, 4 * d, d), dtype=np.float32),
-                "bias": np.zeros((n_workers, 4 * d), dtype=np.float32),
-                "T_h": np.zeros((n_workers, max_pads + 1, d), dtype=np.float32),
-                "T_c": np.zeros((n_workers, max_pads + 1, d), dtype=np.float32)}
-
-    def batch_gradients(self, prepared, E, Eo, b, arrays, batch, mode, n_negatives, scale,
-                        block_size, rng_states, gE, gEo, gb, buffers, touched, block_loss):
-        p = prepared
-        sequence_lstm.lstm_gradients(
-            batch, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, p["W_ih_t"],
-            p["W_hh_t"], p["W_ih"], p["W_hh"], p["bias"], *p["tables"], mode, n_negatives,
-            scale, block_size, int(arrays.lengths[batch].max()), rng_states, gE, gEo, gb,
-            buffers["W_ih"], buffers["W_hh"], buffers["bias"], buffers["T_h"],
-            buffers["T_c"], touched, block_loss)
-
-    def finish_gradients(self, prepared, buffers, max_pads):
-        p = prepared
-        sequence_lstm.lstm_prefix_backward(max_pads, p["W_ih"], p["W_hh"], *p["tables"],
-                                           buffers["T_h"], buffers["T_c"], buffers["W_ih"],
-                                           buffers["W_hh"], buffers["bias"])
-
-    def layer_gradients(self, buffers):
-        return {"W_ih": buffers["W_ih"], "W_hh": buffers["W_hh"], "b_ih": buffers["bias"],
-                "b_hh": buffers["bias"]}
+    def epoch(self, common, theta, optimizer, theta_state, buffers):
+        (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
+        settings, item_state = optimizer[:7], optimizer[7:]
+        sequence_lstm.lstm_epoch(
+            order, starts, scales, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, tied,
+            hashes, theta, mode, n_negatives, *settings, *item_state, *theta_state, *buffers)
 
     def _hidden_states(self, prepared, E, arrays):
         p = prepared
@@ -301,6 +257,7 @@ class MixtureSpec(LSTMSpec):
     num_mixtures: int = 4
     kind = "mixture"
     dot_scoring = False
+    theta_names = ("W_ih", "W_hh", "b_ih", "b_hh", "P", "bP")
 
     def state_width(self, d):
         return 2 * self.num_mixtures * d
@@ -318,27 +275,13 @@ class MixtureSpec(LSTMSpec):
         prepared.update(P=params["P"], P_t=_f32(params["P"].T), bP=params["bP"])
         return prepared
 
-    def gradient_buffers(self, params, n_workers, max_pads):
-        buffers = super().gradient_buffers(params, n_workers, max_pads)
-        buffers["P"] = np.zeros((n_workers,) + params["P"].shape, dtype=np.float32)
-        buffers["bP"] = np.zeros((n_workers,) + params["bP"].shape, dtype=np.float32)
-        return buffers
-
-    def batch_gradients(self, prepared, E, Eo, b, arrays, batch, mode, n_negatives, scale,
-                        block_size, rng_states, gE, gEo, gb, buffers, touched, block_loss):
-        p = prepared
-        sequence_mixture.mixture_gradients(
-            batch, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, p["W_ih_t"],
-            p["W_hh_t"], p["W_ih"], p["W_hh"], p["bias"], p["P_t"], p["P"], p["bP"],
-            int(self.num_mixtures), *p["tables"], mode, n_negatives, scale, block_size,
-            int(arrays.lengths[batch].max()), rng_states, gE, gEo, gb, buffers["W_ih"],
-            buffers["W_hh"], buffers["bias"], buffers["P"], buffers["bP"], buffers["T_h"],
-            buffers["T_c"], touched, block_loss)
-
-    def layer_gradients(self, buffers):
-        gradients = super().layer_gradients(buffers)
-        gradients.update(P=buffers["P"], bP=buffers["bP"])
-        return gradients
+    def epoch(self, common, theta, optimizer, theta_state, buffers):
+        (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
+        settings, item_state = optimizer[:7], optimizer[7:]
+        sequence_mixture.mixture_epoch(
+            order, starts, scales, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, tied,
+            hashes, theta, int(self.num_mixtures), mode, n_negatives, *settings, *item_state,
+            *theta_state, *buffers)
 
     def states(self, prepared, E, arrays):
         hidden = self._hidden_states(prepared, E, arrays)

@@ -244,7 +244,7 @@ def loss_terms(mode: int, s_pos: float, s_negs: np.ndarray) -> tuple[float, floa
 
 def draw_negatives(rows: list[np.ndarray], mode: int, n_negatives: int, n_items: int,
                    block_size: int, seeds: list[int]) -> list[list[np.ndarray | None]]:
-    """The kernels' negatives: block ``b`` (rows ``b * block_size ...``) draws from
+    """The kernels' negatives: block ``b`` (rows ``b * block_size ...``, a minibatch) draws from
     ``seeds[b]``, rows in order, targets in order, masked targets drawing nothing."""
     count = n_negatives if mode in (ADAPTIVE_HINGE, ADAPTIVE_BPR) else 1
     out = []

@@ -1,6 +1,7 @@
 """Sequence kernels against the float64 NumPy reference (tests/sequence/reference.py):
-one minibatch gradient per representation, with padding, interior zeros, several blocks
-and workers; the optimiser steps against NumPy Adam / adagrad."""
+one minibatch gradient per representation (with leading padding, interior zeros, the
+prefix tables and their backward pass); the optimiser steps against NumPy Adam /
+adagrad."""
 
 from __future__ import annotations
 
@@ -38,34 +39,29 @@ def _f32(x):
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _run(net, rows, mode, n_workers, block_size, n_negatives=3):
-    """Kernel gradients of the batch ``rows`` (all of them, in order), summed over
-    workers, as a dict named like the reference's."""
+def _run(net, rows, mode, n_negatives=3, seed=12345):
+    """Kernel gradient of the minibatch ``rows`` (in order, one random stream), as a dict
+    named like the reference's; also the loss, touched flags and the negatives drawn."""
     rows = [np.asarray(r) for r in rows]
     indptr, items, pads = _packed(rows)
     batch = np.arange(len(rows), dtype=np.int32)
-    n_blocks = -(-len(rows) // block_size)
-    seeds = [1000 + 7919 * b for b in range(n_blocks)]
-    states = np.array(seeds, dtype=np.uint64)
     count = sum(int(np.count_nonzero(r)) for r in rows)
     scale = 1.0 / count
     p = net.params
     E = _f32(net.item_vectors())
     Eo = E if net.tied else _f32(p["Eo"])
     b = _f32(p["b"])
-    gE = np.zeros((n_workers, N_ITEMS, D), np.float32)
+    gE = np.zeros((N_ITEMS, D), np.float32)
     gEo = gE if net.tied else np.zeros_like(gE)
-    gb = np.zeros((n_workers, N_ITEMS), np.float32)
+    gb = np.zeros(N_ITEMS, np.float32)
     touched = np.zeros(N_ITEMS, np.uint8)
-    block_loss = np.zeros(n_blocks)
-    max_length = max(len(r) for r in rows)
     max_pads = int(pads.max())
+    state = np.uint64(seed)
     out = {}
     if net.kind == "pooling":
-        pooling.pooling_gradients(batch, indptr, items, E, Eo, b, net.window, net.shrink,
-                                  mode, n_negatives, scale, block_size,
-                                  int(np.diff(indptr).max()), states, gE, gEo, gb, touched,
-                                  block_loss)
+        _, loss = pooling.pooling_batch(batch, indptr, items, E, Eo, b, net.window,
+                                        net.shrink, mode, n_negatives, scale, state, gE, gEo,
+                                        gb, touched)
     elif net.kind == "cnn":
         widths = np.array(net.kernel_width, np.int32)
         dilations = np.array(net.dilation, np.int32)
@@ -80,19 +76,19 @@ def _run(net, rows, mode, n_workers, block_size, n_negatives=3):
         table_y = np.zeros_like(table)
         sequence_cnn.cnn_prefix(max_pads, W_t, c, widths, dilations, net.relu, net.residual,
                                 table, table_y)
-        gW = np.zeros((n_workers,) + W.shape, np.float32)
-        gc = np.zeros((n_workers, n_layers, D), np.float32)
-        gT = np.zeros((n_workers, n_layers, max_pads + 1, D), np.float32)
-        sequence_cnn.cnn_gradients(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths,
-                                   dilations, net.relu, net.residual, reach, table, mode,
-                                   n_negatives, scale, block_size, max_length, states, gE,
-                                   gEo, gb, gW, gc, gT, touched, block_loss)
+        gW = np.zeros(W.shape, np.float32)
+        gc = np.zeros((n_layers, D), np.float32)
+        gT = np.zeros((n_layers, max_pads + 1, D), np.float32)
+        _, loss = sequence_cnn.cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c,
+                                         widths, dilations, net.relu, net.residual, reach,
+                                         table, mode, n_negatives, scale, state, gE, gEo, gb,
+                                         gW, gc, gT, touched)
         sequence_cnn.cnn_prefix_backward(max_pads, W, widths, dilations, net.relu,
                                          net.residual, table, table_y, gT, gW, gc)
         assert not gT.any()
         for layer in range(n_layers):
-            out[f"W{layer}"] = gW.sum(0)[layer, :widths[layer]]
-            out[f"c{layer}"] = gc.sum(0)[layer]
+            out[f"W{layer}"] = gW[layer, :widths[layer]]
+            out[f"c{layer}"] = gc[layer]
     else:
         W_ih, W_hh = _f32(p["W_ih"]), _f32(p["W_hh"])
         W_ih_t, W_hh_t = _f32(W_ih.T), _f32(W_hh.T)
@@ -100,39 +96,39 @@ def _run(net, rows, mode, n_workers, block_size, n_negatives=3):
         tables = [np.zeros((max_pads + 1, D), np.float32) for _ in range(3)]
         table_gates = np.zeros((max_pads + 1, 4 * D), np.float32)
         sequence_lstm.lstm_prefix(max_pads, W_ih_t, W_hh_t, bias, *tables, table_gates)
-        gW_ih = np.zeros((n_workers, 4 * D, D), np.float32)
+        gW_ih = np.zeros((4 * D, D), np.float32)
         gW_hh = np.zeros_like(gW_ih)
-        gbias = np.zeros((n_workers, 4 * D), np.float32)
-        gT_h = np.zeros((n_workers, max_pads + 1, D), np.float32)
+        gbias = np.zeros(4 * D, np.float32)
+        gT_h = np.zeros((max_pads + 1, D), np.float32)
         gT_c = np.zeros_like(gT_h)
         if net.kind == "lstm":
-            sequence_lstm.lstm_gradients(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t,
-                                         W_ih, W_hh, bias, *tables, table_gates, mode,
-                                         n_negatives, scale, block_size, max_length, states,
-                                         gE, gEo, gb, gW_ih, gW_hh, gbias, gT_h, gT_c,
-                                         touched, block_loss)
+            _, loss = sequence_lstm.lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t,
+                                               W_hh_t, W_ih, W_hh, bias, *tables, table_gates,
+                                               mode, n_negatives, scale, state, gE, gEo, gb,
+                                               gW_ih, gW_hh, gbias, gT_h, gT_c, touched)
         else:
             P = _f32(p["P"])
-            gP = np.zeros((n_workers,) + P.shape, np.float32)
-            gbP = np.zeros((n_workers, P.shape[0]), np.float32)
-            sequence_mixture.mixture_gradients(
+            gP = np.zeros(P.shape, np.float32)
+            gbP = np.zeros(P.shape[0], np.float32)
+            _, loss = sequence_mixture.mixture_batch(
                 batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
                 _f32(P.T), P, _f32(p["bP"]), net.num_mixtures, *tables, table_gates, mode,
-                n_negatives, scale, block_size, max_length, states, gE, gEo, gb, gW_ih, gW_hh,
-                gbias, gP, gbP, gT_h, gT_c, touched, block_loss)
-            out["P"] = gP.sum(0)
-            out["bP"] = gbP.sum(0)
+                n_negatives, scale, state, gE, gEo, gb, gW_ih, gW_hh, gbias, gP, gbP, gT_h,
+                gT_c, touched)
+            out["P"] = gP
+            out["bP"] = gbP
         sequence_lstm.lstm_prefix_backward(max_pads, W_ih, W_hh, *tables, table_gates, gT_h,
                                            gT_c, gW_ih, gW_hh, gbias)
-        out["W_ih"] = gW_ih.sum(0)
-        out["W_hh"] = gW_hh.sum(0)
-        out["b_ih"] = out["b_hh"] = gbias.sum(0)
-    out["E_eff"] = gE.sum(0)
+        assert not gT_h.any() and not gT_c.any()
+        out["W_ih"] = gW_ih
+        out["W_hh"] = gW_hh
+        out["b_ih"] = out["b_hh"] = gbias
+    out["E_eff"] = gE
     if not net.tied:
-        out["Eo"] = gEo.sum(0)
-    out["b"] = gb.sum(0)
-    negatives = ref.draw_negatives(rows, mode, n_negatives, N_ITEMS, block_size, seeds)
-    return out, block_loss.sum() * scale, touched, negatives
+        out["Eo"] = gEo
+    out["b"] = gb
+    negatives = ref.draw_negatives(rows, mode, n_negatives, N_ITEMS, len(rows), [seed])
+    return out, loss * scale, touched, negatives
 
 
 CASES = [
@@ -153,7 +149,7 @@ CASES = [
 def test_minibatch_gradient_matches_reference(kind, config, mode):
     rng = np.random.default_rng(5)
     net = ref.init_network(kind, N_ITEMS, D, rng, **config)
-    got, loss, touched, negatives = _run(net, ROWS, mode, n_workers=2, block_size=2)
+    got, loss, touched, negatives = _run(net, ROWS, mode)
     expected_loss, expected = ref.batch_gradients(net, [np.asarray(r) for r in ROWS],
                                                   negatives, mode)
     assert loss == pytest.approx(expected_loss, rel=1e-5)
@@ -170,21 +166,12 @@ def test_minibatch_gradient_matches_reference(kind, config, mode):
 def test_every_loss_matches_reference(kind, mode):
     rng = np.random.default_rng(6)
     net = ref.init_network(kind, N_ITEMS, D, rng, num_mixtures=2)
-    got, loss, _, negatives = _run(net, ROWS, mode, n_workers=1, block_size=3)
+    got, loss, _, negatives = _run(net, ROWS, mode, seed=99)
     expected_loss, expected = ref.batch_gradients(net, [np.asarray(r) for r in ROWS],
                                                   negatives, mode)
     assert loss == pytest.approx(expected_loss, rel=1e-5)
     np.testing.assert_allclose(got["E_eff"], expected["E"], rtol=2e-4, atol=2e-6)
     np.testing.assert_allclose(got["b"], expected["b"], rtol=2e-4, atol=2e-6)
-
-
-def test_gradient_does_not_depend_on_workers_or_blocks_beyond_rounding():
-    rng = np.random.default_rng(7)
-    net = ref.init_network("lstm", N_ITEMS, D, rng)
-    one, _, _, _ = _run(net, ROWS, ref.BPR, n_workers=1, block_size=2)
-    three, _, _, _ = _run(net, ROWS, ref.BPR, n_workers=3, block_size=2)
-    for name in one:
-        np.testing.assert_allclose(one[name], three[name], rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------- optimisers
@@ -197,48 +184,50 @@ def _numpy_adam(p, g, m, v, lr, b1, b2, eps, l2, t):
     return p, m, v
 
 
-def test_adam_rows_is_torch_adam_and_keeps_the_padding_row():
+def test_step_rows_is_torch_adam_dense_and_keeps_the_padding_row():
     rng = np.random.default_rng(0)
     params = rng.normal(size=(6, 5)).astype(np.float32)
     params[0] = 0.0
+    start = params.copy()
     m = np.zeros_like(params)
     v = np.zeros_like(params)
-    grads = rng.normal(size=(2, 6, 5)).astype(np.float32)
-    grads[:, 3] = 0.0
+    grads = rng.normal(size=(6, 5)).astype(np.float32)
+    grads[3] = 0.0
     touched = np.array([1, 1, 1, 0, 1, 1], np.uint8)
-    start = params.copy()
     expected = (params.astype(np.float64), m.astype(np.float64), v.astype(np.float64))
     for t in (1, 2):
-        g = grads.sum(0).astype(np.float64)
+        g = grads.astype(np.float64)
         g[0] = 0.0
-        new = _numpy_adam(*expected[:1], g, *expected[1:], 1e-2, 0.9, 0.999, 1e-8, 1e-3, t)
+        new = _numpy_adam(expected[0], g, *expected[1:], 1e-2, 0.9, 0.999, 1e-8, 1e-3, t)
         new[0][0] = 0.0
         expected = new
-        adam.adam_rows(params, grads.copy(), touched.copy(), m, v, 1e-2, 0.9, 0.999, 1e-8,
-                       1e-3, t, 0)
+        work = grads.copy()
+        adam.step_rows(params, work, touched, m, v, adam.ADAM, 1e-2, 0.9, 0.999, 1e-8, 1e-3,
+                       t)
+        assert not work[touched.astype(bool)].any()
     np.testing.assert_allclose(params, expected[0], rtol=1e-5, atol=1e-6)
     assert not params[0].any()
     # Row 3 had no gradient but still moved: weight decay and dense moments.
     assert not np.allclose(params[3], start[3])
 
 
-def test_adam_dense_and_adagrad_match_numpy():
+def test_step_flat_adam_and_adagrad_match_numpy():
     rng = np.random.default_rng(1)
     params = rng.normal(size=7).astype(np.float32)
-    grads = rng.normal(size=(3, 7)).astype(np.float32)
-    m = np.zeros(7, np.float32)
-    v = np.zeros(7, np.float32)
-    p64, m64, v64 = _numpy_adam(params.astype(float), grads.sum(0).astype(float), 0, 0, 0.1,
-                                0.9, 0.999, 1e-8, 0.0, 1)
+    grads = rng.normal(size=7).astype(np.float32)
+    p64, _, _ = _numpy_adam(params.astype(float), grads.astype(float), 0, 0, 0.1, 0.9, 0.999,
+                            1e-8, 0.0, 1)
     work = params.copy()
     g = grads.copy()
-    adam.adam_dense(work, g, m, v, 0.1, 0.9, 0.999, 1e-8, 0.0, 1)
+    adam.step_flat(work, g, np.zeros(7, np.float32), np.zeros(7, np.float32), adam.ADAM, 0.1,
+                   0.9, 0.999, 1e-8, 0.0, 1)
     np.testing.assert_allclose(work, p64, rtol=1e-5)
     assert not g.any()
     accum = np.ones(7, np.float32)
     work = params.copy()
-    adam.adagrad_dense(work, grads.copy(), accum, 0.1, 0.01)
-    total = grads.sum(0) + 0.01 * params
+    adam.step_flat(work, grads.copy(), accum, np.zeros(7, np.float32), adam.ADAGRAD, 0.1,
+                   0.9, 0.999, 1e-8, 0.01, 1)
+    total = grads + 0.01 * params
     np.testing.assert_allclose(work, params - 0.1 * total, rtol=1e-5)
     np.testing.assert_allclose(accum, 1 + total ** 2, rtol=1e-5)
 
@@ -246,14 +235,14 @@ def test_adam_dense_and_adagrad_match_numpy():
 def test_adagrad_rows_only_steps_touched_rows():
     rng = np.random.default_rng(2)
     params = rng.normal(size=(4, 3)).astype(np.float32)
-    grads = rng.normal(size=(1, 4, 3)).astype(np.float32)
+    grads = rng.normal(size=(4, 3)).astype(np.float32)
     touched = np.array([1, 0, 1, 1], np.uint8)
     before = params.copy()
     accum = np.ones_like(params)
-    adam.adagrad_rows(params, grads.copy(), touched, accum, 0.5, 0.0, 0)
+    adam.step_rows(params, grads.copy(), touched, accum, np.zeros_like(params), adam.ADAGRAD,
+                   0.5, 0.9, 0.999, 1e-8, 0.0, 1)
     np.testing.assert_array_equal(params[:2], before[:2])    # frozen row 0, untouched 1
-    np.testing.assert_allclose(params[2:], before[2:] - 0.5 * grads[0, 2:], rtol=1e-6)
-    assert not touched.any()
+    np.testing.assert_allclose(params[2:], before[2:] - 0.5 * grads[2:], rtol=1e-6)
 
 
 def test_bloom_rows_and_scatter():
@@ -262,11 +251,11 @@ def test_bloom_rows_and_scatter():
     out = np.empty((3, 3), np.float32)
     adam.hashed_rows(table, hashes, out)
     np.testing.assert_array_equal(out, table[hashes].sum(1))
-    grads = np.ones((2, 3, 3), np.float32)
+    grads = np.ones((3, 3), np.float32)
     touched = np.array([0, 1, 1], np.uint8)
-    table_grads = np.zeros((1, 4, 3), np.float32)
+    table_grads = np.zeros((4, 3), np.float32)
     table_touched = np.zeros(4, np.uint8)
     adam.scatter_hashed(grads, touched, hashes, table_grads, table_touched)
-    np.testing.assert_array_equal(table_grads[0, :, 0], [0, 4, 2, 2])
+    np.testing.assert_array_equal(table_grads[:, 0], [0, 2, 1, 1])
     np.testing.assert_array_equal(table_touched, [0, 1, 1, 1])
-    assert not grads[:, 1:].any()
+    assert not grads[1:].any()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hybridrec.sequence.data import SequenceArrays
-from hybridrec.sequence.network import BLOCK_SIZE, SequenceNetwork
+from hybridrec.sequence.network import SequenceNetwork
 from hybridrec.sequence.representations import CNNSpec, LSTMSpec, MixtureSpec, PoolingSpec
 from tests.sequence import reference as ref
 
@@ -71,10 +71,9 @@ def _expected_step(network, rng_state, mode=ref.ADAPTIVE_HINGE):
     """(loss, gradients) of the minibatch ``fit_epoch`` will draw with this RandomState."""
     rng = copy.deepcopy(rng_state)
     order = rng.permutation(MATRIX.shape[0])
-    n_blocks = -(-len(order) // BLOCK_SIZE)
-    seeds = [int(s) for s in rng.randint(1, 2**63, size=n_blocks, dtype=np.uint64)]
+    seeds = [int(s) for s in rng.randint(1, 2**63, size=1, dtype=np.uint64)]
     rows = [MATRIX[i] for i in order]
-    negatives = ref.draw_negatives(rows, mode, 3, N_ITEMS, BLOCK_SIZE, seeds)
+    negatives = ref.draw_negatives(rows, mode, 3, N_ITEMS, len(rows), seeds)
     return ref.batch_gradients(_reference(network), rows, negatives, mode)
 
 
@@ -143,18 +142,24 @@ def test_final_states_and_scores_match_reference(name):
                                    atol=1e-6)
 
 
-def test_one_thread_is_bit_for_bit_reproducible_and_threads_change_only_rounding():
+def test_one_thread_is_bit_for_bit_reproducible_and_two_threads_train_alike():
     arrays = SequenceArrays.from_padded(np.vstack([MATRIX] * 5))
-    runs = []
+    runs, losses = [], []
     for threads in (1, 1, 2):
         network = _network("lstm")
         rng = np.random.RandomState(7)
-        for _ in range(3):
-            network.fit_epoch(arrays, 8, rng, threads)
+        for _ in range(4):
+            loss = network.fit_epoch(arrays, 4, rng, threads)
         runs.append(network.params)
+        losses.append(loss)
+        assert network.steps == 4 * 8
     for name in runs[0]:
         np.testing.assert_array_equal(runs[0][name], runs[1][name])
-        np.testing.assert_allclose(runs[0][name], runs[2][name], rtol=1e-3, atol=1e-5)
+    # Two threads: Hogwild steps (a minibatch may see parameters a step old), the same
+    # negatives; the training ends in the same place up to that staleness.
+    assert losses[2] == pytest.approx(losses[0], rel=0.2)
+    for name in runs[0]:
+        assert np.isfinite(runs[2][name]).all()
 
 
 def test_batches_without_targets_are_skipped_and_padding_stays_zero():
