@@ -273,27 +273,3 @@ def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, ti
                        table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
                        learning_rate, beta1, beta2, epsilon, l2, t)
             k = fetch_add(next_batch, 1)
-
-
-@jit.parallel
-def mixture_scores(states, Eo, b, m, items, out):
-    """Scores of ``items`` (int32[k]) for each final state (``states`` float32[n, 2md]):
-    ``out`` float32[n, k]."""
-    d = Eo.shape[1]
-    n = states.shape[0]
-    for s in prange(n):
-        weights = np.empty(m, dtype=np.float64)
-        user = np.empty(d, dtype=np.float64)
-        r = states[s]
-        for j in range(items.shape[0]):
-            out[s, j] = np.float32(mixture_score(r, Eo, b, items[j], m, weights, user))
-
-
-@jit.serial
-def mixture_scores_serial(state, Eo, b, m, items, out):
-    """``mixture_scores`` of one state (float32[2md]) into ``out`` float32[k]."""
-    d = Eo.shape[1]
-    weights = np.empty(m, dtype=np.float64)
-    user = np.empty(d, dtype=np.float64)
-    for j in range(items.shape[0]):
-        out[j] = np.float32(mixture_score(state, Eo, b, items[j], m, weights, user))

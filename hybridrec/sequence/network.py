@@ -31,7 +31,6 @@ import numpy as np
 from .._threads import numba_threads
 from ..kernels import adam as optimisers
 from ..kernels import sequence as heads
-from ..kernels import sequence_mixture
 from ..kernels.adam import ADAGRAD, ADAM
 from .data import SequenceArrays
 from .representations import RepresentationSpec
@@ -283,16 +282,11 @@ class SequenceNetwork:
         """Scores of ``items`` (default: all, padding item included) for one state."""
         Eo = self.output_vectors()
         b = self._items["b"]
+        if items is not None:
+            Eo, b = Eo[items], b[items]
         if self.spec.dot_scoring:
-            if items is None:
-                return (Eo @ state + b).astype(np.float32)
-            return (Eo[items] @ state + b[items]).astype(np.float32)
-        if items is None:
-            items = np.arange(self.n_items, dtype=np.int32)
-        out = np.empty(items.shape[0], dtype=np.float32)
-        sequence_mixture.mixture_scores_serial(state, Eo, b, self.spec.num_mixtures,
-                                               np.ascontiguousarray(items, np.int32), out)
-        return out
+            return (Eo @ state + b).astype(np.float32)
+        return self._mixture_scores(state[None, :], Eo, b)[0]
 
     def score_states(self, states: np.ndarray, num_threads: int) -> np.ndarray:
         """Scores of every item for each state (float32[n, n_items])."""
@@ -301,8 +295,19 @@ class SequenceNetwork:
         if self.spec.dot_scoring:
             return (states @ Eo.T + b).astype(np.float32)
         out = np.empty((states.shape[0], self.n_items), dtype=np.float32)
-        with numba_threads(num_threads):
-            sequence_mixture.mixture_scores(np.ascontiguousarray(states), Eo, b,
-                                            self.spec.num_mixtures,
-                                            np.arange(self.n_items, dtype=np.int32), out)
+        for start in range(0, states.shape[0], 256):
+            out[start:start + 256] = self._mixture_scores(states[start:start + 256], Eo, b)
         return out
+
+    def _mixture_scores(self, states: np.ndarray, Eo: np.ndarray, b: np.ndarray
+                        ) -> np.ndarray:
+        """Mixture-of-tastes scores (``kernels.sequence_mixture.mixture_score``) of the
+        items ``Eo, b`` for states float32[n, 2 m d], as two matrix products: every
+        taste and attention vector against every item."""
+        m, d = self.spec.num_mixtures, self.d
+        n = states.shape[0]
+        products = (states.reshape(n * 2 * m, d) @ Eo.T).reshape(n, 2 * m, -1)
+        logits = products[:, m:]
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        return ((weights * products[:, :m]).sum(axis=1) + b).astype(np.float32)

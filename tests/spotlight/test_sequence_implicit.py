@@ -11,7 +11,15 @@ seeds, so its 0.61 threshold holds for some seeds and not others. Here each case
 ``len(MODEL_SEEDS)`` models on Spotlight's data -- the first from the data's RandomState
 exactly as in Spotlight's test, the others from fresh RandomStates -- and asserts that
 their mean MRR clears Spotlight's threshold. Everything is deterministic (one thread,
-fixed seeds). The measured values are in ``MEASURED`` (hybridrec, the five models).
+fixed seeds).
+
+Measured (the five models' mean, and their range; concentration 1e-3 unless noted):
+pooling 0.194 (0.179-0.206); lstm 0.619 (0.570-0.658); cnn 0.660 (0.643-0.683); cnn
+kernel 3 on 20,000 interactions, 1 layer 0.653 (0.648-0.659), 2 dilated layers 0.683
+(0.669-0.694); mixture 0.496 (0.461-0.545); random data (concentration 100) 0.049-0.055;
+pooling losses pointwise 0.168, hinge 0.179, bpr 0.194, adaptive_hinge 0.183; Bloom
+(compression 0.2 / 0.5 / 1.0) cnn 0.248 / 0.402 / 0.523, lstm 0.498 / 0.655 / 0.670,
+pooling 0.073 / 0.113 / 0.146.
 """
 
 from __future__ import annotations
