@@ -198,7 +198,7 @@ def test_cnn_layers_follow_spotlights_expansion():
     net = CNNNet(10, kernel_width=5, dilation=(1, 2, 4), num_layers=3)
     assert net.kernel_width == (5, 5, 5) and net.dilation == (1, 2, 4)
     assert net.num_layers == 3
-    spec = net._spec()
+    spec = net.engine_spec()
     assert spec.kernel_width == (5, 5, 5) and not spec.relu and spec.residual
 
 

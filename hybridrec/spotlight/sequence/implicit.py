@@ -18,7 +18,7 @@ import numpy as np
 from ...sequence.data import SequenceArrays
 from ...sequence.model import recommend_from_arrays
 from ...sequence.network import SequenceNetwork
-from .representations import CNNNet, LSTMNet, MixtureLSTMNet, PoolNet, _SequenceNet
+from .representations import CNNNet, LSTMNet, MixtureLSTMNet, PoolNet, SequenceNet
 
 __all__ = ["ImplicitSequenceModel"]
 
@@ -148,7 +148,7 @@ class ImplicitSequenceModel:
         else:
             self._seed = int(random_state.integers(-10**8, 10**8)) + 10**8
         self._num_items: int | None = None
-        self._net: _SequenceNet | None = None
+        self._net: SequenceNet | None = None
         self._network: SequenceNetwork | None = None
 
     def _validate(self) -> None:
@@ -159,7 +159,7 @@ class ImplicitSequenceModel:
             if representation not in REPRESENTATIONS:
                 raise ValueError(f"representation must be one of {tuple(REPRESENTATIONS)} or "
                                  f"a representation instance, got {representation!r}.")
-        elif not isinstance(representation, _SequenceNet):
+        elif not isinstance(representation, SequenceNet):
             raise ValueError(
                 "representation must be 'pooling', 'cnn', 'lstm', 'mixture' or an instance of "
                 "hybridrec.spotlight.sequence.representations (PoolNet, CNNNet, LSTMNet, "
@@ -205,17 +205,17 @@ class ImplicitSequenceModel:
             if net.num_items < num_items:
                 raise ValueError(f"representation has num_items={net.num_items} but the "
                                  f"interactions have num_items={num_items}.")
-            if net._network is not None:
+            if net.network is not None:
                 raise ValueError("representation already belongs to another fitted model; "
                                  "build a new representation for a new model.")
         rng = np.random.default_rng(self._seed)
-        hashes, n_rows, table = net._item_table(rng)
-        network = SequenceNetwork(net._spec(), net.num_items, net.embedding_dim,
+        hashes, n_rows, table = net.engine_item_table(rng)
+        network = SequenceNetwork(net.engine_spec(), net.num_items, net.embedding_dim,
                                   loss=self.loss,
                                   n_negatives=int(self.num_negative_samples), optimizer="adam",
                                   learning_rate=float(self.learning_rate), l2=float(self.l2),
                                   rng=rng, hashes=hashes, n_rows=n_rows, initial_table=table)
-        net._bind(network)
+        net.bind(network)
         self._num_items = num_items
         self._net = net
         self._network = network

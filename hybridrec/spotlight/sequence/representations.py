@@ -34,7 +34,7 @@ from ...sequence.representations import (
 )
 from ..layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
 
-__all__ = ["PADDING_IDX", "CNNNet", "LSTMNet", "MixtureLSTMNet", "PoolNet"]
+__all__ = ["PADDING_IDX", "CNNNet", "LSTMNet", "MixtureLSTMNet", "PoolNet", "SequenceNet"]
 
 #: The padding item id (Spotlight's ``PADDING_IDX``).
 PADDING_IDX = 0
@@ -60,8 +60,10 @@ def _to_iterable(value: object, num: int, name: str) -> tuple:
     return tuple(_count(v, name) for v in values)
 
 
-class _SequenceNet:
-    """Shared: the item embedding layer, the biases and the binding to a fitted model."""
+class SequenceNet:
+    """Base of the four representations: the item embedding layer, the biases and the
+    binding to a fitted model's engine (``network``, a ``SequenceNetwork``; None until
+    the first fit)."""
 
     def __init__(self, num_items: int, embedding_dim: int, item_embedding_layer: object,
                  sparse: bool) -> None:
@@ -98,12 +100,13 @@ class _SequenceNet:
         self.item_biases = ZeroEmbedding(self.num_items, 1, padding_idx=PADDING_IDX,
                                          sparse=sparse)
         self.sparse = bool(sparse)
-        self._network = None
+        self.network = None
 
-    def _spec(self) -> RepresentationSpec:
+    def engine_spec(self) -> RepresentationSpec:
+        """The engine's description of this representation."""
         raise NotImplementedError
 
-    def _item_table(self, rng) -> tuple[np.ndarray | None, int | None, np.ndarray]:
+    def engine_item_table(self, rng) -> tuple[np.ndarray | None, int | None, np.ndarray]:
         """``(hashes, n_rows, initial table)`` of the item embeddings for the engine."""
         layer = self.item_embeddings
         table = layer.initial_weights(rng)
@@ -113,11 +116,13 @@ class _SequenceNet:
         table[PADDING_IDX] = 0.0
         return None, None, table
 
-    def _bind(self, network) -> None:
-        if self._network is not None and self._network is not network:
+    def bind(self, network) -> None:
+        """Attach the fitted engine holding this representation's parameters (done by the
+        model at its first fit; a representation belongs to one model)."""
+        if self.network is not None and self.network is not network:
             raise ValueError(f"this {type(self).__name__} already belongs to another fitted "
                              "model; build a new representation for a new model.")
-        self._network = network
+        self.network = network
         self.item_embeddings.bind(network, "item_table")
         self.item_biases.bind(network, "item_bias_table")
 
@@ -125,7 +130,7 @@ class _SequenceNet:
         return f"{type(self).__name__}({self.num_items}, embedding_dim={self.embedding_dim})"
 
 
-class PoolNet(_SequenceNet):
+class PoolNet(SequenceNet):
     """Users as the average of the representations of the items they interacted with
     (Covington et al., 2016): at each step the sum of the preceding items' embeddings
     divided by their number plus one.
@@ -144,11 +149,11 @@ class PoolNet(_SequenceNet):
                  item_embedding_layer: object = None, sparse: bool = False) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
 
-    def _spec(self) -> RepresentationSpec:
+    def engine_spec(self) -> RepresentationSpec:
         return PoolingSpec(window=0, shrink=1.0)
 
 
-class LSTMNet(_SequenceNet):
+class LSTMNet(SequenceNet):
     """Users as the hidden state of an LSTM run over their item sequence (Hidasi et al.,
     2015); input and hidden size ``embedding_dim``.
 
@@ -159,11 +164,11 @@ class LSTMNet(_SequenceNet):
                  item_embedding_layer: object = None, sparse: bool = False) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
 
-    def _spec(self) -> RepresentationSpec:
+    def engine_spec(self) -> RepresentationSpec:
         return LSTMSpec()
 
 
-class CNNNet(_SequenceNet):
+class CNNNet(SequenceNet):
     """Users through stacked causal atrous convolutions (van den Oord et al., 2016;
     Kalchbrenner et al., 2016): the output at each step sees only earlier items.
 
@@ -212,13 +217,13 @@ class CNNNet(_SequenceNet):
         self.num_layers = len(self.kernel_width)
         self.benchmark = benchmark
 
-    def _spec(self) -> RepresentationSpec:
+    def engine_spec(self) -> RepresentationSpec:
         return CNNSpec(kernel_width=self.kernel_width, dilation=self.dilation,
                        relu=self.nonlinearity == "relu",
                        residual=self.residual_connections)
 
 
-class MixtureLSTMNet(_SequenceNet):
+class MixtureLSTMNet(SequenceNet):
     """Users as mixtures of tastes (Kula, 2017): an LSTM whose hidden state is projected
     to ``num_mixtures`` taste vectors and as many attention vectors; an item is scored
     by the tastes weighted by the softmax of its match with the attention vectors.
@@ -238,5 +243,5 @@ class MixtureLSTMNet(_SequenceNet):
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
         self.num_mixtures = _count(num_mixtures, "num_mixtures")
 
-    def _spec(self) -> RepresentationSpec:
+    def engine_spec(self) -> RepresentationSpec:
         return MixtureSpec(num_mixtures=self.num_mixtures)
