@@ -14,7 +14,7 @@ measured the same way:
     auc_score (it has no NDCG); implicit ``implicit.evaluation.ranking_metrics_at_k``
     (K=10: precision, MAP, NDCG, AUC@10).
 ``top_k``
-    The 10 best unseen items for every user: hybridrec ``hybridrec._ranking.top_k`` (the
+    The 10 best unseen items for every user: hybridrec ``hybridrec._scoring.top_k`` (the
     blocked numba kernel behind ``Recommender.recommend``); LightFM has no batch
     recommend, so its fastest public route is used: ``get_user_representations`` /
     ``get_item_representations`` and a blocked NumPy matmul + ``argpartition``; implicit
@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from _workloads import Workload
 
 import hybridrec
-from hybridrec._ranking import top_k as hybridrec_top_k
+from hybridrec._scoring import top_k as hybridrec_top_k
 from hybridrec.metrics import evaluate
 
 NO_COMPONENTS = 64

@@ -6,7 +6,7 @@ What is measured
        threads, beside the usual LightFM idiom (one ``predict`` call per user, then
        ``argpartition``) on the same trained embeddings. Correctness column: the share of
        users whose top-10 lists agree.
-    2. Scale: ``hybridrec._ranking.top_k`` (the engine under ``recommend``) for
+    2. Scale: ``hybridrec._scoring.top_k`` (the engine under ``recommend``) for
        ``--users`` x ``--items`` random representations (``--components``), 2 threads,
        with peak RSS: scores live only in per-thread tiles (``scoring.top_users``), so
        memory is O(users x (k + components)) + O(threads x tile), never users x items.
@@ -36,7 +36,7 @@ from _common import (
 )
 
 from hybridrec import Recommender
-from hybridrec._ranking import top_k
+from hybridrec._scoring import top_k
 
 
 def _frame(matrix) -> pd.DataFrame:
@@ -71,8 +71,11 @@ def movielens(args: argparse.Namespace) -> list[list[str]]:
     if lightfm is not None:
         # The same embeddings in LightFM's own class, in the Recommender's row order.
         theirs = lightfm.LightFM(no_components=64).fit(seen, epochs=0)
-        theirs.user_biases, theirs.user_embeddings = recommender._representations("user")
-        theirs.item_biases, theirs.item_embeddings = recommender._representations("item")
+        snapshot = recommender.scoring_snapshot()
+        theirs.user_biases, theirs.user_embeddings = (snapshot.user_biases,
+                                                      snapshot.user_vectors)
+        theirs.item_biases, theirs.item_embeddings = (snapshot.item_biases,
+                                                      snapshot.item_vectors)
         steps[("LightFM predict loop", 1)] = lambda: _lightfm_loop(theirs, n_users, n_items,
                                                                    seen, 10)
     timings = time_interleaved(steps, args.repeats)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .cli import add_commands, run
-from .demo import demo
+from .demo import DemoSettings, demo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,14 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hybridrec")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="train on synthetic data and print results")
-    demo_parser.add_argument("--users", type=int, default=2000)
-    demo_parser.add_argument("--items", type=int, default=1000)
-    demo_parser.add_argument("--loss", default="warp",
+    demo_parser.add_argument("--users", type=int, default=DemoSettings.users)
+    demo_parser.add_argument("--items", type=int, default=DemoSettings.items)
+    demo_parser.add_argument("--loss", default=DemoSettings.loss,
                              choices=["warp", "bpr", "logistic", "warp-kos"])
-    demo_parser.add_argument("--components", type=int, default=32)
-    demo_parser.add_argument("--epochs", type=int, default=15)
-    demo_parser.add_argument("--threads", type=int, default=1)
-    demo_parser.add_argument("--seed", type=int, default=0)
+    demo_parser.add_argument("--components", type=int, default=DemoSettings.components)
+    demo_parser.add_argument("--epochs", type=int, default=DemoSettings.epochs)
+    demo_parser.add_argument("--threads", type=int, default=None,
+                             help="numba threads (default: every core available, at most "
+                                  "NUMBA_NUM_THREADS)")
+    demo_parser.add_argument("--seed", type=int, default=DemoSettings.seed)
     demo_parser.set_defaults(handler=demo)
     add_commands(commands)
     args = parser.parse_args(argv)

@@ -11,6 +11,17 @@ import inspect
 from typing import Any
 
 
+class InvalidParameterError(ValueError, AssertionError):
+    """An invalid hyper-parameter value, raised by the constructor and again by ``fit``.
+
+    A ``ValueError`` with a message naming the parameter, the rule and the value; also an
+    ``AssertionError``, because LightFM checks its constructor arguments with ``assert``,
+    so code written for LightFM that catches ``AssertionError`` keeps working
+    (scikit-learn's ``InvalidParameterError`` subclasses ``ValueError`` and ``TypeError``
+    for the same reason).
+    """
+
+
 class ParamsMixin:
     """``get_params`` / ``set_params`` / ``__repr__`` from the constructor's parameters.
 
@@ -63,6 +74,25 @@ class ParamsMixin:
                 )
             setattr(self, key, value)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn (>= 1.6) estimator tags, without scikit-learn as a dependency.
+
+        scikit-learn >= 1.6 asks every estimator for its tags (``RandomizedSearchCV``,
+        ``cross_val_score`` with a scorer, ...) and no longer falls back to defaults, so
+        duck typing alone is not enough there. Only scikit-learn calls this, so it
+        imports scikit-learn only then. The tags are ``BaseEstimator``'s defaults (no
+        estimator type, no target needed), with sparse matrix input allowed.
+
+        Returns
+        -------
+        sklearn.utils.Tags
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=None, regressor_tags=None, classifier_tags=None,
+                    input_tags=InputTags(sparse=True))
 
     def __repr__(self) -> str:
         """Constructor call showing the parameters that differ from the defaults."""

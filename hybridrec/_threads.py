@@ -4,20 +4,50 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
+import sys
 import threading
+import warnings
 from collections.abc import Iterator
 
 import numba
 
+#: (requested, used) thread counts already warned about in this process.
+_CLAMP_WARNED: set[tuple[int, int]] = set()
+_CLAMP_LOCK = threading.Lock()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
+
+
+def _caller_stacklevel() -> int:
+    """``warnings.warn`` stacklevel of the first frame outside hybridrec (and outside
+    ``contextlib``, for ``with numba_threads(...)``): the user's call, so the warning
+    points at the line that asked for the threads."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        file = os.path.abspath(frame.f_code.co_filename)
+        if not (file.startswith(_PACKAGE_DIR) or file == _CONTEXTLIB):
+            break
+        frame = frame.f_back
+        level += 1
+    return level
+
 
 def check_num_threads(num_threads: object) -> int:
-    """Validate ``num_threads`` and return it as an ``int``.
+    """Validate ``num_threads`` and return the thread count to use, as an ``int``.
+
+    A count above the number of threads numba was started with
+    (``numba.config.NUMBA_NUM_THREADS``, by default the number of cores) is reduced to
+    that number, as LightFM simply runs with whatever it is given: code written for an
+    8-core laptop keeps working on a 2-core CI runner. A ``UserWarning`` names the
+    requested and the used count and how to raise the limit, once per process for
+    each (requested, used) pair.
 
     Raises
     ------
     ValueError
-        If it is not an integer, is below 1 (LightFM's message), or exceeds the number of
-        threads numba was started with (``NUMBA_NUM_THREADS``).
+        If it is not an integer, or is below 1 (LightFM's message).
     """
     if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
         raise ValueError(
@@ -29,12 +59,35 @@ def check_num_threads(num_threads: object) -> int:
         raise ValueError("Number of threads must be 1 or larger.")
     limit = numba.config.NUMBA_NUM_THREADS
     if num_threads > limit:
-        raise ValueError(
-            f"num_threads={num_threads} exceeds the {limit} threads numba was started with "
-            f"(NUMBA_NUM_THREADS={limit}). Use num_threads <= {limit}, or set the "
-            "NUMBA_NUM_THREADS environment variable before importing hybridrec."
-        )
+        key = (num_threads, limit)
+        with _CLAMP_LOCK:
+            first = key not in _CLAMP_WARNED
+            _CLAMP_WARNED.add(key)
+        if first:
+            warnings.warn(
+                f"num_threads={num_threads} is more than the {limit} threads numba was "
+                f"started with (NUMBA_NUM_THREADS={limit}); using {limit} threads. To "
+                f"allow more, set the environment variable NUMBA_NUM_THREADS (e.g. "
+                f"NUMBA_NUM_THREADS={num_threads}) before hybridrec or numba is imported. "
+                "This warning is shown once per process.",
+                UserWarning, stacklevel=_caller_stacklevel())
+        num_threads = limit
     return num_threads
+
+
+def default_num_threads() -> int:
+    """The cores this process may run on, at most the threads numba was started with.
+
+    The default of the commands that train (``python -m hybridrec demo``): every core
+    the process is allowed to use (its CPU affinity, which a container or ``taskset``
+    may restrict), bounded by ``numba.config.NUMBA_NUM_THREADS`` (numba refuses more,
+    and a user who lowered it asked for fewer).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no sched_getaffinity
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
 
 
 #: Serialises parallel kernel launches across Python threads: numba's workqueue
@@ -55,12 +108,13 @@ def numba_threads(num_threads: int) -> Iterator[int]:
     Parameters
     ----------
     num_threads : int
-        Number of threads, ``1 <= num_threads <= numba.config.NUMBA_NUM_THREADS``.
+        Number of threads, at least 1; more than ``numba.config.NUMBA_NUM_THREADS``
+        runs with that many (see ``check_num_threads``).
 
     Yields
     ------
     int
-        The validated thread count.
+        The thread count in use.
     """
     num_threads = check_num_threads(num_threads)
     with _LAUNCH_LOCK:

@@ -8,9 +8,12 @@ the argument, what was expected and what was received.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ._config import FLOAT, INDEX
@@ -87,8 +90,9 @@ def check_nnz(matrix: sp.spmatrix, name: str) -> None:
 
 
 @dataclass(frozen=True)
-class Interactions:
-    """Interactions as the kernels want them: parallel int32 / float32 arrays."""
+class KernelInteractions:
+    """Interactions as the kernels want them: parallel int32 / float32 arrays (the
+    kernel form; ``hybridrec.data.Interactions`` is the DataFrame builders' result)."""
 
     shape: tuple[int, int]
     user_ids: np.ndarray
@@ -102,7 +106,7 @@ class Interactions:
 
 
 def as_interactions(interactions: object, sample_weight: object, name: str = "interactions"
-                    ) -> Interactions:
+                    ) -> KernelInteractions:
     """Convert interactions (any sparse format and numeric dtype) and the sample weights.
 
     Parameters
@@ -154,12 +158,15 @@ def as_interactions(interactions: object, sample_weight: object, name: str = "in
             raise ValueError(
                 f"sample_weight must be non-negative; got a minimum of {weights.min()}."
             )
-    return Interactions(coo.shape, user_ids, item_ids, values, weights)
+    return KernelInteractions(coo.shape, user_ids, item_ids, values, weights)
 
 
 @dataclass(frozen=True)
-class FeatureMatrix:
-    """A feature matrix in kernel form; ``identity=True`` means no CSR is used."""
+class KernelFeatures:
+    """A feature matrix in kernel form; ``identity=True`` means no CSR is used.
+
+    (``hybridrec.data.FeatureMatrix`` is the DataFrame builders' matrix with names and a
+    mapper.)"""
 
     n_rows: int
     n_features: int
@@ -175,12 +182,12 @@ class FeatureMatrix:
         return self.indptr, self.indices, self.data
 
 
-def identity_features(n: int) -> FeatureMatrix:
+def identity_features(n: int) -> KernelFeatures:
     """The identity feature matrix of size ``n`` (fast path: no CSR arrays)."""
-    return FeatureMatrix(n, n, True, None, None, None)
+    return KernelFeatures(n, n, True, None, None, None)
 
 
-def as_features(features: object, name: str) -> FeatureMatrix:
+def as_features(features: object, name: str) -> KernelFeatures:
     """Convert a user/item feature matrix to CSR float32 / int32, detecting the identity."""
     check_sparse(features, name)
     csr = sp.csr_matrix(features)
@@ -194,7 +201,7 @@ def as_features(features: object, name: str) -> FeatureMatrix:
             and np.array_equal(indices, np.arange(n_rows))
             and np.array_equal(indptr, np.arange(n_rows + 1))):
         return identity_features(n_rows)
-    return FeatureMatrix(n_rows, n_features, False, indptr, indices, data)
+    return KernelFeatures(n_rows, n_features, False, indptr, indices, data)
 
 
 def as_id_array(ids: object, name: str) -> np.ndarray:
@@ -228,12 +235,137 @@ def as_id_array(ids: object, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=INDEX)
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` as an ``int``; ``ValueError`` naming ``name`` unless an integer >= 1.
+def as_row_mask(rows: object, n_rows: int, name: str, what: str) -> np.ndarray:
+    """The kernels' trainable-rows mask from feature-row indices.
 
-    Booleans are refused although Python counts them as integers.
+    Parameters
+    ----------
+    rows : array-like of int or None
+        Indices of the rows that may change (duplicates allowed, any order); ``None``:
+        every row. An empty sequence freezes every row.
+    n_rows : int
+        Number of rows (``0 <= index < n_rows``).
+    name : str
+        Argument name, for error messages.
+    what : str
+        What the rows are (e.g. ``"item feature rows"``), for error messages.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n_rows,) or (0,)
+        1 for a trainable row, 0 for a frozen one; the empty array when every row is
+        trainable (the kernels' unmasked path).
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if rows is None:
+        return np.zeros(0, dtype=np.uint8)
+    if isinstance(rows, np.ndarray) and rows.dtype == np.bool_:
+        raise ValueError(
+            f"{name} must hold indices of {what}, got a boolean array of shape "
+            f"{rows.shape}; pass np.flatnonzero(mask) for a boolean mask."
+        )
+    indices = as_id_array(rows, name)
+    if indices.size and indices.max() >= n_rows:
+        raise ValueError(
+            f"{name} contains index {int(indices.max())}, but the model has {n_rows} "
+            f"{what} (indices 0..{n_rows - 1})."
+        )
+    mask = np.zeros(n_rows, dtype=np.uint8)
+    mask[indices] = 1
+    if n_rows and mask.all():
+        return np.zeros(0, dtype=np.uint8)
+    return mask
+
+
+def is_integer(value: object) -> bool:
+    """True for Python and numpy integers, False for booleans (which Python counts as
+    integers, but which are never a meaningful count, size or id)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """True for real numbers (Python or numpy), False for booleans."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int``; ``ValueError`` naming ``name`` unless it is an
+    integer ``>= minimum`` (booleans refused)."""
+    if not is_integer(value) or value < minimum:
+        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {rule}, got {value!r}.")
     return int(value)
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """``check_int(value, name, 1)``: an integer >= 1, booleans refused."""
+    return check_int(value, name, 1)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` as a ``bool``; ``ValueError`` unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` as a ``float``; ``ValueError`` unless a number in [0, 1]."""
+    if not is_real(value) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
+    return float(value)
+
+
+# ------------------------------------------------------------- DataFrames and keys
+_SHOW = 5
+
+
+def show_keys(values: Any) -> str:
+    """A few values for an error message: ``[a, b, c, d, e] and N more``."""
+    values = list(np.asarray(values, dtype=object).ravel().tolist())
+    more = f" and {len(values) - _SHOW} more" if len(values) > _SHOW else ""
+    return f"{values[:_SHOW]!r}{more}"
+
+
+def check_frame(frame: Any, name: str, columns: Sequence[Hashable] = (),
+                kind: type = pd.DataFrame, kind_name: str = "pandas.DataFrame") -> Any:
+    """Return ``frame``; ``TypeError`` unless it is a ``kind`` (a DataFrame type),
+    ``ValueError`` naming the missing ones unless it holds every column of ``columns``."""
+    if not isinstance(frame, kind):
+        raise TypeError(f"{name} must be a {kind_name}, got {type(frame).__name__}.")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} has no column(s) {missing!r}; its columns are "
+                         f"{list(frame.columns)!r}.")
+    return frame
+
+
+def key_array(keys: Any, name: str) -> np.ndarray:
+    """Keys as a 1-d numpy array (object dtype unless given as an array); a single key
+    (a string, bytes or any scalar) becomes an array of one."""
+    if isinstance(keys, (pd.Series, pd.Index)):
+        return keys.to_numpy()
+    if isinstance(keys, (str, bytes)) or np.ndim(keys) == 0:
+        array = np.empty(1, dtype=object)
+        array[0] = keys
+        return array
+    if isinstance(keys, np.ndarray):
+        array = keys
+    else:
+        array = np.empty(len(keys), dtype=object)
+        array[:] = list(keys)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one key or a 1-d sequence of keys, got shape "
+                         f"{array.shape}.")
+    return array
+
+
+def int32_csr(matrix: sp.spmatrix, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
+    """float32 CSR with int32 index arrays and summed duplicates (the kernels' input),
+    resized to ``shape`` when given (new rows / columns are empty)."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    if shape is not None and csr.shape != shape:
+        csr.resize(shape)
+    csr.sum_duplicates()
+    csr.indices = csr.indices.astype(np.int32, copy=False)
+    csr.indptr = csr.indptr.astype(np.int32, copy=False)
+    return csr

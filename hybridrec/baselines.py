@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._ranking import prepare_test_train, rank_items
+from ._scoring import prepare_test_train, rank_items
 from ._threads import check_num_threads
 from ._validation import as_id_array, as_interactions
 

@@ -52,23 +52,19 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
         "(dask[dataframe] and distributed)."
     ) from error
 
-from ._serving import (
-    ScoringSnapshot,
-    evaluate_frame,
-    recommend_keys,
-    snapshot_test,
-)
 from ._threads import check_num_threads
+from ._validation import check_bool, check_frame, check_int
 from .data import IdMapper
 from .metrics._aggregate import combine_parts, summarise
 from .metrics.ranking import check_evaluate_arguments
-from .recommender import (
-    EVALUATE_METRICS,
-    Recommender,
-    _check_frame,
-    _positive_int,
+from .queries import (
+    ScoringSnapshot,
     allowed_items,
+    evaluate_frame,
+    recommend,
+    snapshot_test,
 )
+from .recommender import EVALUATE_METRICS, Recommender
 
 __all__ = ["DaskRecommender", "scatter_recommender", "recommend_dask", "evaluate_dask",
            "map_ids_dask"]
@@ -147,7 +143,7 @@ def scatter_recommender(recommender: Recommender,
         raise TypeError(f"recommender must be a hybridrec.Recommender, got "
                         f"{type(recommender).__name__}.")
     client = _client(client)
-    snapshot = recommender._scoring_snapshot()
+    snapshot = recommender.scoring_snapshot().for_scoring()
     # broadcast=True: every worker gets its own replica now, so tasks never fetch it
     # from each other and a dead worker's copy is not the only one.
     future = client.scatter(snapshot, broadcast=True, hash=False)
@@ -200,7 +196,8 @@ def _user_series(handle: DaskRecommender, users: Any, user_col: Hashable | None,
 def _recommend_partition(keys: pd.Series, state: ScoringSnapshot, k: int,
                          exclude_seen: bool, allowed: np.ndarray | None, num_threads: int,
                          meta: pd.DataFrame) -> pd.DataFrame:
-    frame = recommend_keys(state, keys.to_numpy(), k, exclude_seen, allowed, num_threads)
+    frame = recommend(state, keys.to_numpy(), k, exclude_seen, allowed, num_threads,
+                      hint="fold them in (Recommender.fold_in) before recommending on Dask.")
     return frame.astype(meta.dtypes.to_dict(), copy=False)
 
 
@@ -238,11 +235,10 @@ def recommend_dask(model: Recommender | DaskRecommender, users: Any = None, k: i
         cold start from features is single-machine only).
     """
     handle = _handle(model, client)
-    k = _positive_int(k, "k")
-    partition_users = _positive_int(partition_users, "partition_users")
+    k = check_int(k, "k")
+    partition_users = check_int(partition_users, "partition_users")
     num_threads = check_num_threads(num_threads)
-    if not isinstance(exclude_seen, (bool, np.bool_)):
-        raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}.")
+    exclude_seen = check_bool(exclude_seen, "exclude_seen")
     allowed = allowed_items(handle.item_mapper, items, filter_items)
     series = _user_series(handle, users, user_col, partition_users)
     # User keys keep the caller's dtype; all-user runs get Recommender.recommend's.
@@ -316,7 +312,7 @@ def map_ids_dask(model: Recommender | DaskRecommender, interactions: dd.DataFram
 
 
 def _check_dask_frame(frame: Any, name: str, columns: Sequence[Hashable]) -> None:
-    _check_frame(frame, name, list(columns), dd.DataFrame, "dask DataFrame")
+    check_frame(frame, name, list(columns), dd.DataFrame, "dask DataFrame")
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -369,8 +365,7 @@ def evaluate_dask(model: Recommender | DaskRecommender, test: dd.DataFrame,
     handle = _handle(model, client)
     ks, metrics = check_evaluate_arguments(k, metrics)
     num_threads = check_num_threads(num_threads)
-    if not isinstance(exclude_seen, (bool, np.bool_)):
-        raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}.")
+    exclude_seen = check_bool(exclude_seen, "exclude_seen")
     _check_dask_frame(test, "test", [handle.user_col, handle.item_col])
     test = test[[handle.user_col, handle.item_col]]
     # All of a user's rows in one partition: per-user metrics need the whole test list.

@@ -1,8 +1,12 @@
 """Save and load models without pickle: one ``.npz`` of plain arrays plus JSON metadata.
 
-The file holds the twelve parameter arrays of a ``LightFM`` model, any extra arrays the
-caller adds (e.g. a ``Recommender``'s ID mappings), and a JSON document with a format
-name and version, the hyper-parameters and the generator state. Loading uses
+Two formats share one container. ``save_model`` / ``load_model``: a ``LightFM`` model's
+parameter arrays, any extra arrays the caller adds, and a JSON document with a format
+name and version, the hyper-parameters and the generator state.
+``save_recommender`` / ``load_recommender``: a fitted ``Recommender`` (its model through
+``save_model``, plus per side the mapper, side features, identity switches and feature
+encoder, the interactions, dislikes and history); every earlier Recommender format
+version is read too. Loading uses
 ``numpy.load(allow_pickle=False)``, so a file carrying pickled objects is refused and no
 code from the file ever runs. Saving writes a temporary file beside the target and
 renames it over the target, so a crash mid-save never destroys the previous file.
@@ -22,9 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
 from . import __version__
-from .model import _PARAMETER_ARRAYS, LightFM, _Guard
+from ._fitted import FittedState
+from ._sides import SIDES, Side, new_side
+from ._validation import int32_csr
+from .data import FeatureEncoder, IdMapper
+from .data.mapping import tag_key, untag_key
+from .model import LightFM, ModelState
 
 FORMAT = "hybridrec.model"
 FORMAT_VERSION = 1
@@ -78,18 +89,17 @@ def save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | Non
     ValueError
         Unfitted model, object arrays, reserved names or non-JSON metadata.
     """
-    with _Guard.reading(model, "save_model"):  # never save a model mid-fit
-        return _save_model(model, path, extra_arrays, metadata)
+    with model._reading("save_model"):  # never save a model mid-fit
+        return _save_model(model._snapshot(), model.get_params(), path, extra_arrays,
+                           metadata)
 
 
-def _save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | None,
-                metadata: dict | None) -> Path:
-    model._check_initialized()
+def _save_model(state: ModelState, params: dict, path: str | os.PathLike,
+                extra_arrays: dict | None, metadata: dict | None) -> Path:
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
-    for side in ("item", "user"):
-        for suffix in _PARAMETER_ARRAYS:
-            arrays[f"{_PARAMETER_PREFIX}{side}_{suffix}"] = getattr(model, f"{side}_{suffix}")
+    for name, array in state.arrays.items():
+        arrays[f"{_PARAMETER_PREFIX}{name}"] = array
     for name, array in (extra_arrays or {}).items():
         array = np.asarray(array)
         if name in (_METADATA_KEY, _METADATA_HASH_KEY) or name.startswith(_PARAMETER_PREFIX):
@@ -102,16 +112,15 @@ def _save_model(model: LightFM, path: str | os.PathLike, extra_arrays: dict | No
     for name in arrays:
         if name in (_METADATA_KEY, _METADATA_HASH_KEY):
             raise ValueError(f"extra_arrays may not use the reserved name {name!r}.")
-    params = model.get_params()
+    params = dict(params)
     params["random_state"] = _json_random_state(params["random_state"])
-    generator = model.random_state_
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "hybridrec_version": __version__,
-        "class": type(model).__name__,
+        "class": "LightFM",
         "params": params,
-        "generator_state": None if generator is None else generator.bit_generator.state,
+        "generator_state": state.generator_state,
         "metadata": metadata or {},
         "sha256": {name: _digest(array) for name, array in arrays.items()},
     }
@@ -203,33 +212,154 @@ def load_model(path: str | os.PathLike) -> tuple[LightFM, dict[str, np.ndarray],
         model = LightFM(**document["params"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path} has invalid hyper-parameters: {error}") from None
-    for side in ("item", "user"):
-        for suffix in _PARAMETER_ARRAYS:
-            key = f"{_PARAMETER_PREFIX}{side}_{suffix}"
-            array = arrays.pop(key, None)
-            if array is None or array.dtype != np.float32:
-                raise ModelFileError(f"{path} lacks a float32 array {key!r}.")
-            setattr(model, f"{side}_{suffix}", np.ascontiguousarray(array))
-    for side in ("item", "user"):
-        n, d = getattr(model, f"{side}_embeddings").shape
-        if d != model.no_components:
-            raise ModelFileError(f"{path}: {side}_embeddings has {d} columns but "
-                                 f"no_components is {model.no_components}.")
-        for suffix in _PARAMETER_ARRAYS:
-            array = getattr(model, f"{side}_{suffix}")
-            expected = (n, d) if suffix.startswith("embedding") else (n,)
-            if array.shape != expected:
-                raise ModelFileError(f"{path}: {side}_{suffix} has shape {array.shape}, "
-                                     f"expected {expected}.")
-    if not model._is_healthy():
-        raise ModelFileError(f"{path} holds non-finite parameters (NaN or inf embeddings or "
-                             "biases, or NaN accumulators); such a model cannot predict.")
-    state = document.get("generator_state")
-    if state is not None:
-        generator = np.random.default_rng()
-        try:
-            generator.bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as error:
-            raise ModelFileError(f"{path} has an invalid generator state: {error}") from None
-        model.random_state_ = generator
+    names = [name[len(_PARAMETER_PREFIX):] for name in arrays
+             if name.startswith(_PARAMETER_PREFIX)]
+    state = ModelState({name: arrays.pop(f"{_PARAMETER_PREFIX}{name}") for name in names},
+                       document.get("generator_state"))
+    try:
+        model._load_state(state)
+    except ValueError as error:
+        raise ModelFileError(f"{path} {error}") from None
     return model, arrays, document.get("metadata", {})
+
+
+# ------------------------------------------------------------------ Recommender files
+RECOMMENDER_FORMAT = "hybridrec.Recommender"
+#: 2 added ``negatives`` arrays and the num_negative_samples / negative_mixing params;
+#: 3 stores each side's fitted FeatureEncoder, identity / normalisation switches and
+#: tagged key columns. Every version is read; readers of older versions refuse newer.
+RECOMMENDER_FORMAT_VERSION = 3
+
+
+def _csr_arrays(arrays: dict, prefix: str, matrix: sp.csr_matrix) -> None:
+    arrays[f"{prefix}/indptr"] = np.asarray(matrix.indptr, np.int64)
+    arrays[f"{prefix}/indices"] = np.asarray(matrix.indices, np.int32)
+    arrays[f"{prefix}/data"] = np.asarray(matrix.data, np.float32)
+    arrays[f"{prefix}/shape"] = np.asarray(matrix.shape, np.int64)
+
+
+def _csr_from(arrays: dict, prefix: str) -> sp.csr_matrix:
+    shape = tuple(int(value) for value in arrays[f"{prefix}/shape"])
+    return int32_csr(sp.csr_matrix((arrays[f"{prefix}/data"], arrays[f"{prefix}/indices"],
+                                    arrays[f"{prefix}/indptr"]), shape=shape))
+
+
+def _json_params(params: dict) -> dict:
+    params = dict(params)
+    params["random_state"] = _json_random_state(params["random_state"])
+    return params
+
+
+def save_recommender(params: dict, state: FittedState, path: str | os.PathLike) -> Path:
+    """Write a fitted Recommender's parameters and state to ``path`` (atomically).
+
+    Parameters
+    ----------
+    params : dict
+        ``Recommender.get_params()`` (a Generator ``random_state`` is stored as None;
+        the generator's state is saved with the model).
+    state : FittedState
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    arrays: dict[str, np.ndarray] = {}
+    sides = {}
+    for name in SIDES:
+        side = state.side(name)
+        for key, value in side.mapper.to_arrays().items():
+            arrays[f"{name}/mapper/{key}"] = value
+        _csr_arrays(arrays, f"{name}/side", side.side_features)
+        arrays[f"{name}/names"] = side.names.astype(str)
+        arrays[f"{name}/active"] = side.active
+        sides[name] = {"column": tag_key(side.column), "identity": side.identity,
+                       "normalize": side.normalize,
+                       "encoder": None if side.encoder is None else side.encoder.to_dict(),
+                       "bin_edges": {str(key): np.asarray(value, np.float64).tolist()
+                                     for key, value in side.bin_edges.items()}}
+    _csr_arrays(arrays, "interactions", state.interactions)
+    _csr_arrays(arrays, "negatives", state.negatives)
+    metadata = {"format": RECOMMENDER_FORMAT, "format_version": RECOMMENDER_FORMAT_VERSION,
+                "params": _json_params(params), "sides": sides,
+                "weight_col": None if state.weight_col is None else tag_key(state.weight_col),
+                "best_epoch": int(state.best_epoch),
+                "history": state.history.to_dict(orient="list")}
+    return save_model(state.model, path, extra_arrays=arrays, metadata=metadata)
+
+
+def _legacy_side(name: str, column: Any, saved: dict, params: dict, mapper: IdMapper,
+                 arrays: dict) -> Side:
+    """A Side of a format version 1 or 2 file (a column spec instead of an encoder)."""
+    names = arrays[f"{name}/names"].astype(object)
+    spec = saved["spec"]
+    encoder = None
+    if spec is not None:
+        spec = {**spec, "multi_valued": {c: sep for c, sep in spec["multi_valued"]}}
+        encoder = FeatureEncoder.from_spec(spec, saved["bin_edges"], names, column)
+    return new_side(name, column, mapper, params.get(f"{name}_identity", True),
+                    params.get("normalize_features", True), encoder, names,
+                    _csr_from(arrays, f"{name}/side"), arrays[f"{name}/active"],
+                    {key: np.asarray(value, np.float64)
+                     for key, value in saved["bin_edges"].items()})
+
+
+def load_recommender(path: str | os.PathLike) -> tuple[dict, FittedState]:
+    """Read a file written by ``save_recommender`` (or an earlier format version).
+
+    Returns
+    -------
+    params : dict
+        The Recommender's constructor arguments.
+    state : FittedState
+
+    Raises
+    ------
+    ModelFileError
+        Missing, corrupted or truncated files, a bare model file, a newer version, or
+        parts that do not fit together.
+    """
+    model, arrays, metadata = load_model(path)
+    if metadata.get("format") != RECOMMENDER_FORMAT:
+        raise ModelFileError(f"{path} holds a bare model, not a Recommender "
+                             "(use hybridrec.persist.load_model).")
+    version = metadata.get("format_version", 0)
+    if version > RECOMMENDER_FORMAT_VERSION:
+        raise ModelFileError(f"{path} has Recommender format version {version}; this "
+                             f"version reads up to {RECOMMENDER_FORMAT_VERSION}.")
+    try:
+        params = dict(metadata["params"])
+        if version < 3:
+            columns = metadata["columns"]
+            weight_col = columns[2]
+        else:
+            columns = [untag_key(metadata["sides"][name]["column"]) for name in SIDES]
+            weight = metadata["weight_col"]
+            weight_col = None if weight is None else untag_key(weight)
+        sides = {}
+        for name, column in zip(SIDES, columns[:2], strict=True):
+            mapper = IdMapper.from_arrays({"keys": arrays[f"{name}/mapper/keys"],
+                                           "kind": arrays[f"{name}/mapper/kind"]})
+            saved = metadata["sides"][name]
+            if version < 3:
+                sides[name] = _legacy_side(name, column, saved, params, mapper, arrays)
+                continue
+            encoder = None if saved["encoder"] is None else \
+                FeatureEncoder.from_dict(saved["encoder"])
+            sides[name] = new_side(name, column, mapper, saved["identity"], saved["normalize"],
+                                   encoder, arrays[f"{name}/names"].astype(object),
+                                   _csr_from(arrays, f"{name}/side"), arrays[f"{name}/active"],
+                                   {key: np.asarray(value, np.float64)
+                                    for key, value in saved["bin_edges"].items()})
+        interactions = _csr_from(arrays, "interactions")
+        # Files written before dislikes existed have none.
+        negatives = (_csr_from(arrays, "negatives") if "negatives/indptr" in arrays
+                     else int32_csr(sp.csr_matrix(interactions.shape, dtype=np.float32)))
+        state = FittedState(model, sides["user"], sides["item"], interactions, negatives,
+                            weight_col, pd.DataFrame(metadata["history"]),
+                            int(metadata["best_epoch"]))
+        state.check_consistent()
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path} is not a valid Recommender file: {error}") from None
+    return params, state

@@ -28,11 +28,16 @@ def draw_below(state: int, bound: int) -> tuple[int, int]:
 
 
 class NaiveModel:
-    """Parameters in float64 with dense feature matrices."""
+    """Parameters in float64 with dense feature matrices.
+
+    ``trainable`` (optional) maps a side to a boolean array over its feature rows: rows
+    marked False are frozen, i.e. read as usual but never stepped, and not counted among
+    the features an example stepped (the L2 bookkeeping).
+    """
 
     def __init__(self, params: dict[str, np.ndarray], user_features: np.ndarray,
                  item_features: np.ndarray, learning_rate: float, rho: float, epsilon: float,
-                 adadelta: bool) -> None:
+                 adadelta: bool, trainable: dict[str, np.ndarray] | None = None) -> None:
         self.p = {name: value.astype(np.float64).copy() for name, value in params.items()}
         self.features = {"user": user_features.astype(np.float64),
                          "item": item_features.astype(np.float64)}
@@ -40,6 +45,10 @@ class NaiveModel:
         self.rho = rho
         self.epsilon = epsilon
         self.adadelta = adadelta
+        self.trainable = {side: np.ones(self.features[side].shape[1], dtype=bool)
+                          for side in ("user", "item")}
+        for side, rows in (trainable or {}).items():
+            self.trainable[side] = np.asarray(rows, dtype=bool)
 
     def representation(self, side: str, row: int) -> tuple[np.ndarray, float]:
         weights = self.features[side][row]
@@ -59,7 +68,8 @@ class NaiveModel:
 
     def update(self, side: str, row: int, direction: np.ndarray, scale: float,
                bias_gradient: float) -> tuple[float, int]:
-        """Step every active feature of ``row``; returns (sum of rates, n features)."""
+        """Step every active trainable feature of ``row``; returns (sum of rates, n
+        features stepped)."""
         emb = self.p[f"{side}_embeddings"]
         emb_acc = self.p[f"{side}_embedding_gradients"]
         emb_mom = self.p[f"{side}_embedding_momentum"]
@@ -67,7 +77,7 @@ class NaiveModel:
         bias_acc = self.p[f"{side}_bias_gradients"]
         bias_mom = self.p[f"{side}_bias_momentum"]
         rate_sum = 0.0
-        active = np.flatnonzero(self.features[side][row])
+        active = np.flatnonzero(self.features[side][row] * self.trainable[side])
         for feature in active:
             weight = self.features[side][row, feature]
             for c in range(emb.shape[1]):

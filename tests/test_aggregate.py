@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybridrec._ranking import top_k
+from hybridrec._scoring import top_k
 from hybridrec.metrics._aggregate import (
     EvaluationParts,
     combine_parts,

@@ -120,7 +120,64 @@ def test_fit_with_negatives_of_unknown_users_is_one_line(files, capsys):
     folder, _ = files
     pd.DataFrame({"user_id": ["nobody"], "item_id": [0]}).to_csv(folder / "bad.csv",
                                                                   index=False)
+    # A dislike of an unknown user is left out with a note (not an error) ...
     status = main(["fit", str(folder / "train.csv"), "--negatives", str(folder / "bad.csv"),
+                   "--epochs", "1", "--out", str(folder / "x.hrec")])
+    assert status == 0 and "note: 1 dislike(s) name users or items absent" in \
+        capsys.readouterr().err
+    # ... and a bad option is one error line.
+    status = main(["fit", str(folder / "train.csv"), "--user-col", "uid",
                    "--out", str(folder / "x.hrec")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and err[-1].startswith("error: ") and "unknown user" in err[-1]
+    assert status == 2 and err[-1].startswith("error: ") and "no column 'uid'" in err[-1]
+
+
+def test_feature_columns_typed_and_reported(tmp_path, capsys):
+    data = synthetic(n_users=60, n_items=40, n_interactions=900, random_state=1)
+    data.interactions.to_csv(tmp_path / "train.csv", index=False)
+    items = data.items.assign(tags=data.items["tags"].map("|".join))
+    items[["item_id", "genre", "tags"]].to_csv(tmp_path / "items.csv", index=False)
+    model = tmp_path / "model.hrec"
+    assert main(["fit", str(tmp_path / "train.csv"), "--item-features",
+                 str(tmp_path / "items.csv"), "--epochs", "1", "--out", str(model)]) == 0
+    err = capsys.readouterr().err
+    n_tags = len({tag for tags in data.items["tags"] for tag in tags})
+    assert f"item feature column 'tags': multi_valued split on '|' (automatic), {n_tags} " \
+        "features" in err
+    assert "item feature column 'genre': categorical (automatic)" in err
+    # Told otherwise, the CLI keeps whole strings (one category per combination).
+    assert main(["fit", str(tmp_path / "train.csv"), "--item-features",
+                 str(tmp_path / "items.csv"), "--item-categorical", "genre", "tags",
+                 "--epochs", "1", "--out", str(model)]) == 0
+    combos = items["tags"].nunique()
+    assert f"item feature column 'tags': categorical (given), {combos} features" in \
+        capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "train.csv"), "--item-features",
+                 str(tmp_path / "items.csv"), "--item-multi-valued", "tags=|",
+                 "--epochs", "1", "--out", str(model)]) == 0
+    err = capsys.readouterr().err
+    assert "'tags': multi_valued split on '|' (given)" in err and "'genre'" not in err
+
+
+def test_negatives_of_unknown_entities_are_reported_and_left_out(files, tmp_path, capsys):
+    folder, data = files
+    train = pd.read_csv(folder / "train.csv")
+    known = train.drop_duplicates("user_id").head(3)
+    dislikes = pd.DataFrame({
+        "user_id": ["ghost", known["user_id"].iloc[0], known["user_id"].iloc[1],
+                    known["user_id"].iloc[2]],
+        "item_id": [train["item_id"].iloc[0], "no-such-item", train["item_id"].iloc[5],
+                    known["item_id"].iloc[2]]})
+    dislikes.to_csv(tmp_path / "dislikes.csv", index=False)
+    model = tmp_path / "model.hrec"
+    assert main(["fit", str(folder / "train.csv"), "--negatives", str(tmp_path / "dislikes.csv"),
+                 "--epochs", "1", "--out", str(model)]) == 0
+    err = capsys.readouterr().err
+    assert "note: 2 dislike(s) name users or items absent" in err
+    assert "note: 1 dislike(s) are also interactions" in err
+    from hybridrec import Recommender
+    assert Recommender.load(model).negatives_.nnz == 1
+    dislikes.rename(columns={"item_id": "movieId"}).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["fit", str(folder / "train.csv"), "--negatives", str(tmp_path / "bad.csv"),
+                 "--out", str(model)]) == 2
+    assert "negatives file has no column 'item_id'" in capsys.readouterr().err

@@ -222,3 +222,43 @@ def test_killed_worker_is_retried_and_the_result_is_complete(fitted):
     expected = model.recommend(k=4)
     expected["user"] = expected["user"].astype(result["user"].dtype)
     pd.testing.assert_frame_equal(result, expected, check_exact=True)
+
+
+def test_too_many_threads_run_with_numba_s_count(fitted, handle, monkeypatch):
+    """num_threads above NUMBA_NUM_THREADS: checked (clamped, warned once) where the
+    call is made, and a partition run with such a count on a worker clamps the same way."""
+    import warnings
+
+    import numba
+
+    import hybridrec._threads as threads_module
+    from hybridrec.queries import evaluate_frame, recommend
+
+    monkeypatch.setattr(threads_module, "_CLAMP_WARNED", set())
+    model, _, test = fitted
+    too_many = 16 * numba.config.NUMBA_NUM_THREADS
+    with pytest.warns(UserWarning, match=f"num_threads={too_many} is more than the"):
+        lazy = recommend_dask(handle, k=5, num_threads=too_many)
+    pd.testing.assert_frame_equal(lazy.compute().reset_index(drop=True), model.recommend(k=5),
+                                  check_exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process: no second warning
+        got = evaluate_dask(handle, dd.from_pandas(test, npartitions=3), k=5,
+                            num_threads=too_many)
+    pd.testing.assert_frame_equal(got, evaluate_dask(handle, dd.from_pandas(test,
+                                                                            npartitions=3),
+                                                     k=5), check_exact=True)
+    # What a worker runs for one partition, given the unclamped count.
+    snapshot = model.scoring_snapshot()
+    keys = model.user_mapper_.keys.to_numpy()[:7]
+    pd.testing.assert_frame_equal(recommend(snapshot, keys, 5, True, None, too_many),
+                                  recommend(snapshot, keys, 5, True, None, 1),
+                                  check_exact=True)
+    parts, _ = evaluate_frame(snapshot, test, (5,), ("precision", "auc"), True, None,
+                              too_many)
+    reference, _ = evaluate_frame(snapshot, test, (5,), ("precision", "auc"), True, None, 1)
+    assert parts.n_users == reference.n_users > 0
+    assert parts.sums.keys() == reference.sums.keys()
+    for key, (values, squares) in reference.sums.items():
+        np.testing.assert_array_equal(parts.sums[key][0], values)
+        np.testing.assert_array_equal(parts.sums[key][1], squares)

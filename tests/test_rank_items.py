@@ -1,4 +1,4 @@
-"""The fused scoring + ranking kernel (``hybridrec._ranking.rank_items``) against a plain
+"""The fused scoring + ranking kernel (``hybridrec._scoring.rank_items``) against a plain
 NumPy computation with the same float32 arithmetic, including ties, test entries that
 are train entries, partial ranks (``exact_below`` / ``best``) and the top-k lists."""
 
@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybridrec._ranking import prepare_test_train, rank_items, top_k
+from hybridrec._scoring import prepare_test_train, rank_items, top_k
 
 
 def _scores(user_vectors, item_vectors, item_biases):
@@ -92,8 +92,8 @@ def test_rank_items_matches_reference(n_users, n_items, d, density, seed, ties, 
 
 @pytest.mark.parametrize("n_test", [5, 300])   # counted per test item / by sorting the row
 def test_ranks_do_not_depend_on_batching_or_threads(n_test, monkeypatch):
-    from hybridrec import _ranking
-    monkeypatch.setattr(_ranking, "RANK_SORT_THRESHOLD", 100)
+    from hybridrec import _scoring
+    monkeypatch.setattr(_scoring, "RANK_SORT_THRESHOLD", 100)
     rng = np.random.default_rng(n_test)
     n_users, n_items, d = 37, 500, 33
     user_vectors = rng.standard_normal((n_users, d), dtype=np.float32)

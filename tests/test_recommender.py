@@ -143,7 +143,7 @@ def test_unknown_keys(ml):
         rec.recommend("u1", items=["m1", "m99999"])
     with pytest.raises(KeyError, match="items: .*'x'"):
         rec.similar_items(["x"])
-    with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
         rec.recommend("u1", k=0)
     with pytest.raises(ValueError, match="exclude_seen must be True or False"):
         rec.recommend("u1", exclude_seen="yes")
@@ -154,7 +154,7 @@ def test_cold_user_from_features(ml):
     newcomer = users.iloc[[0]].assign(user_id="new-user")
     out = rec.recommend(["new-user", "u1"], k=5, user_features=newcomer)
     assert out["user"].tolist() == ["new-user"] * 5 + ["u1"] * 5
-    # Reference: side features of u1 only (no identity), normalised, through the model.
+    # Reference: side features of u1 only (no identity), L1-normalised, through the model.
     row = rec.user_features_.matrix[rec.user_mapper_.transform(["u1"])[0]].toarray()[0]
     side = row.copy()
     side[:rec.user_features_.n_identity] = 0.0
@@ -205,12 +205,27 @@ def test_score_breakdown_sums_to_predict(ml):
     rec = ml["rec"]
     for user, item in [("u1", "m50"), ("u200", "m1"), ("u943", "m1682")]:
         out = rec.score_breakdown(user, item)
-        score = _scores(rec, user)[rec.item_mapper_.transform([item])[0]]
+        scores = _scores(rec, user)
+        score = scores[rec.item_mapper_.transform([item])[0]]
         assert out["contribution"].sum() == pytest.approx(float(score), abs=1e-5)
-        np.testing.assert_allclose(out["contribution"], out["dot"] + out["bias"])
+        assert out.attrs["score"] == pytest.approx(float(score), abs=1e-5)
         assert {"identity", "feature"} == set(out["kind"])
         assert user in set(out["feature"]) and item in set(out["feature"])
         assert "gender:M" in set(out["feature"]) or "gender:F" in set(out["feature"])
+        # The user's bias terms are the constant; they are flagged and listed last.
+        constant = out[out["part"] == "user_bias"]
+        assert not constant["moves_ranking"].any()
+        assert out["moves_ranking"].iloc[:len(out) - len(constant)].all()
+        assert out.attrs["user_constant"] == pytest.approx(constant["contribution"].sum())
+        # What moves the ranking orders items exactly as the scores do.
+        other = rec.item_mapper_.keys[0]
+        other_score = scores[0]
+        other_out = rec.score_breakdown(user, other)
+        assert (out.attrs["ranking_score"] - other_out.attrs["ranking_score"]
+                == pytest.approx(float(score - other_score), abs=1e-4))
+        # The interaction terms of either side sum to half of user . item.
+        interaction = out[out["part"] == "interaction"].groupby("side")["contribution"].sum()
+        assert interaction["user"] == pytest.approx(interaction["item"], abs=1e-5)
 
 
 def test_recommend_on_item_page_formula(ml):

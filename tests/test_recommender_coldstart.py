@@ -80,19 +80,29 @@ def test_fold_in_close_to_full_training(data):
     trained = _precision(full.recommend(held, k=10), truth, 10)
     # Measured ratios over seeds: 0.97 - 1.02.
     assert folded >= 0.9 * trained, (folded, trained)
-    with pytest.raises(ValueError, match="already have interactions.*fit_partial"):
-        base.fold_in(train[is_held].head(3))
+    # Rows between known users and items are stored but move nothing.
+    before = copy.deepcopy(base.model_)
+    extra = test[test["user_id"].isin(held)].head(3)
+    base.fold_in(extra)
+    for name in ("user_embeddings", "user_biases", "item_embeddings", "item_biases"):
+        np.testing.assert_array_equal(getattr(base.model_, name), getattr(before, name))
+    assert base.interactions_.nnz == train.shape[0] + len(extra)
 
 
 def test_fold_in_errors(small):
     rec = Recommender(**PARAMS).fit(small.interactions)
-    frame = pd.DataFrame({"user_id": ["new"], "item_id": ["nope"]})
-    with pytest.raises(KeyError, match=r"new_interactions\['item_id'\].*'nope'"):
-        rec.fold_in(frame)
+    with pytest.raises(ValueError, match=r"new_interactions has no column\(s\) \['item_id'\]"):
+        rec.fold_in(pd.DataFrame({"user_id": ["new"]}))
     off = Recommender(**PARAMS, user_identity=False).fit(small.interactions,
                                                          user_features=small.users)
-    with pytest.raises(ValueError, match="user_identity is False"):
+    with pytest.raises(ValueError, match=r"user_identity=False: 1 new user\(s\).*'new'.*"
+                                         "user_features"):
         off.fold_in(pd.DataFrame({"user_id": ["new"], "item_id": ["i000"]}))
+    # With its features the new user is added (nothing of its own to train).
+    newcomer = small.users.iloc[[0]].assign(user_id="new")
+    off.fold_in(pd.DataFrame({"user_id": ["new"], "item_id": ["i000"]}),
+                user_features=newcomer)
+    assert "new" in off.user_mapper_ and len(off.recommend("new", k=3)) == 3
 
 
 def test_fold_in_items(small):
@@ -150,9 +160,14 @@ def test_fit_partial(small):
     rec.fit_partial(known, epochs=2)
     assert not np.array_equal(before, rec.model_.user_embeddings)
     assert rec.interactions_.nnz > nnz
-    unknown = pd.DataFrame({"user_id": ["stranger"], "item_id": ["i000"]})
-    with pytest.raises(KeyError, match=r"'stranger'.*fold_in"):
-        rec.fit_partial(unknown)
+    # A batch with a new user and a new item (and a row between them) is taken as is.
+    mixed = pd.DataFrame({"user_id": ["stranger", "stranger", "u000"],
+                          "item_id": ["i000", "brand-new", "brand-new"]})
+    rec.fit_partial(mixed, epochs=1)
+    assert "stranger" in rec.user_mapper_ and "brand-new" in rec.item_mapper_
+    assert rec.interactions_.shape == (len(rec.user_mapper_), len(rec.item_mapper_))
+    seen = rec.recommend("stranger", k=200)["item"]
+    assert not {"i000", "brand-new"} & set(seen)
 
 
 def test_validation_history_and_best_epoch(small):
@@ -202,14 +217,18 @@ def test_int_keys_and_prebuilt_feature_matrix():
 def test_feature_encoding_reuses_training_bins(small):
     rec = Recommender(**PARAMS).fit(small.interactions, user_features=small.users,
                                     item_features=small.items)
-    keys, raw = rec._encode("item", small.items, "item_features")
-    rows = rec.item_mapper_.transform(keys)
-    stored = rec._state["item"]["side"][rows]
-    assert (abs(stored - raw) > 1e-6).nnz == 0
+    encoder = rec.item_encoder_
+    raw = encoder.transform(small.items)
+    rows = rec.item_mapper_.transform(small.items["item_id"])
+    side = rec.item_features_
+    stored = side.matrix[rows][:, side.n_identity:]
+    # The stored rows are the encoded frame's, normalised with the identity entry.
+    normalised = raw.multiply(1.0 / (1.0 + raw.sum(axis=1))).tocsr()
+    assert (abs(stored - normalised) > 1e-6).nnz == 0
     unseen = small.items.head(2).assign(item_id=["x1", "x2"], genre="brand-new-genre",
                                         price=[-1e9, 1e9])
-    _, encoded = rec._encode("item", unseen, "item_features")
-    names = rec._state["item"]["names"][encoded.indices]
+    encoded = encoder.transform(unseen)
+    names = encoder.names_[encoded.indices]
     assert "price:bin0" in names and "genre:brand-new-genre" not in names
 
 
@@ -231,7 +250,7 @@ def test_parameter_and_input_errors(small):
         Recommender(user_identity=False).fit(frame)
     with pytest.raises(ValueError, match="item_feature_spec has unknown key"):
         Recommender().fit(frame, item_features=small.items, item_feature_spec={"cat": []})
-    with pytest.raises(ValueError, match="eval_k must be an integer >= 1"):
+    with pytest.raises(ValueError, match="eval_k must be a positive integer"):
         Recommender().fit(frame, eval_k=0)
     with pytest.raises(ValueError, match="duplicated key"):
         Recommender().fit(frame, item_features=pd.concat([small.items, small.items]))
@@ -240,3 +259,15 @@ def test_parameter_and_input_errors(small):
     with pytest.raises(ValueError, match="not fitted"):
         Recommender().recommend()
     assert repr(Recommender(epochs=3)) == "Recommender(epochs=3)"
+
+
+def test_set_params_applies_to_the_next_update(small):
+    rec = Recommender(**PARAMS).fit(small.interactions)
+    rec.set_params(learning_rate=0.01, item_alpha=1e-4)
+    rec.fit_partial(small.interactions.head(50), epochs=1)
+    assert rec.model_.learning_rate == 0.01 and rec.model_.item_alpha == 1e-4
+    before = rec.recommend(k=3)
+    rec.set_params(no_components=PARAMS["no_components"] + 1)
+    with pytest.raises(ValueError, match="embedding size changes only with a new fit"):
+        rec.fit_partial(small.interactions.head(50), epochs=1)
+    pd.testing.assert_frame_equal(rec.recommend(k=3), before)

@@ -14,23 +14,27 @@ from .datasets import (
     synthetic,
 )
 from .features import (
+    ColumnEncoding,
+    FeatureEncoder,
     FeatureMatrix,
-    Interactions,
     combine_features,
     features_from_frame,
     features_from_long_frame,
-    interactions_from_frame,
     normalize_rows,
 )
+from .interactions import Interactions, interactions_from_frame
 from .mapping import IdMapper
 from .split import (
     per_user_train_test_split,
     random_train_test_split,
     temporal_train_test_split,
 )
+from .weights import time_decay
 
 __all__ = [
+    "ColumnEncoding",
     "Dataset",
+    "FeatureEncoder",
     "FeatureMatrix",
     "IdMapper",
     "Interactions",
@@ -47,4 +51,5 @@ __all__ = [
     "random_train_test_split",
     "synthetic",
     "temporal_train_test_split",
+    "time_decay",
 ]

@@ -7,7 +7,13 @@ Downloads
 
     <data_home>/movielens100k/ml-100k/{ua.base, ua.test, u.item, u.genre}   (extracted)
     <data_home>/movielens100k/ml-100k.zip                                   (or the zip)
-    <data_home>/stackexchange/<dataset>/data.npz
+    <data_home>/movielens100k/movielens.zip              (or LightFM's cached archive)
+    <data_home>/stackexchange/<dataset>/data.npz         (the same name as LightFM's)
+
+LightFM's cache is read as it is: a ``data_home`` that LightFM filled is found with no
+download, and without ``data_home`` LightFM's default directory (``~/lightfm_data``) is
+searched after hybridrec's own before anything is downloaded (downloads go to
+hybridrec's directory; LightFM's is never written to).
 
 A missing file is downloaded (``urllib``, to a ``.part`` file renamed when complete)
 unless ``download_if_missing=False``, which raises ``FileNotFoundError`` naming the
@@ -87,6 +93,33 @@ def data_home_path(data_home: str | os.PathLike | None = None) -> Path:
         return Path(data_home).expanduser().resolve()
     env = os.environ.get("HYBRIDREC_DATA")
     return Path(env).expanduser().resolve() if env else Path.home() / "hybridrec_data"
+
+
+def lightfm_data_home() -> Path:
+    """LightFM's default cache directory (``~/lightfm_data``), searched read-only when no
+    ``data_home`` is given.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory (it may not exist).
+    """
+    return Path.home() / "lightfm_data"
+
+
+def _find_cached(data_home: str | os.PathLike | None, relative: tuple[str, ...]
+                 ) -> Path | None:
+    """The first existing ``<home>/<relative>`` for the cache directories in search
+    order: ``data_home`` if given, else hybridrec's default and then LightFM's."""
+    homes = [data_home_path(data_home)]
+    if data_home is None:
+        homes.append(lightfm_data_home())
+    for home in homes:
+        for name in relative:
+            candidate = home / name
+            if candidate.exists():
+                return candidate
+    return None
 
 
 def _sha256(data: bytes | Path) -> str:
@@ -182,12 +215,12 @@ def _movielens_source(data_home: Any, path: Any, download_if_missing: bool) -> P
                 (source / "ml-100k").is_dir():
             source = source / "ml-100k"
         return source
-    folder = data_home_path(data_home) / "movielens100k"
-    if (folder / "ml-100k").is_dir():
-        return folder / "ml-100k"
-    archive = folder / "ml-100k.zip"
-    if archive.is_file():
-        return archive
+    # hybridrec's extracted folder or zip, then the name LightFM caches its archive under.
+    cached = _find_cached(data_home, ("movielens100k/ml-100k", "movielens100k/ml-100k.zip",
+                                      "movielens100k/movielens.zip"))
+    if cached is not None:
+        return cached
+    archive = data_home_path(data_home) / "movielens100k" / "ml-100k.zip"
     if not download_if_missing:
         raise _missing(archive)
     return _download(MOVIELENS_100K_URL, archive)
@@ -354,8 +387,9 @@ def fetch_stackexchange(
         if not file.is_file():
             raise FileNotFoundError(f"path {file} does not exist (expected data.npz).")
     else:
-        file = data_home_path(data_home) / "stackexchange" / dataset / "data.npz"
-        if not file.is_file():
+        file = _find_cached(data_home, (f"stackexchange/{dataset}/data.npz",))
+        if file is None:
+            file = data_home_path(data_home) / "stackexchange" / dataset / "data.npz"
             if not download_if_missing:
                 raise _missing(file)
             _download(STACKEXCHANGE_URLS[dataset], file)

@@ -1,8 +1,35 @@
-"""Interaction and feature matrices from pandas DataFrames (the fast, vectorised path).
+"""Feature matrices from pandas DataFrames: one fitted encoder, identity stacking.
+
+:class:`FeatureEncoder` is the one place where DataFrame columns become side features:
+it types each column (given explicitly, or inferred), learns the vocabulary of feature
+names and the numeric bin edges at ``fit``, and encodes any later frame (cold-start
+entities, new batches) with exactly that vocabulary and those bins. The public builders
+(:func:`features_from_frame`, :func:`features_from_long_frame`,
+:func:`combine_features`) and ``hybridrec.Recommender`` (and the command line through
+it) all use it, so a frame is encoded the same way whichever door it comes in by.
 
 Nothing here loops over rows in Python: keys are hashed with pandas (``factorize``,
 ``Index.get_indexer``), feature names are built once per distinct value, and the
 sparse matrices are assembled from index arrays.
+
+Column typing (automatic, when no column list is given)
+-------------------------------------------------------
+- bool columns, and numeric columns whose values are all 0 or 1 (e.g. one column per
+  genre), are **flags**: one feature named after the column, present where the value is
+  true / 1. (Binning them would put every row in one bin.)
+- other numeric columns are discretised into ``n_bins`` quantile **bins**
+  (``"column:bin<k>"``); with at most ``n_bins`` distinct values each value gets a bin.
+- list-, tuple- or set-valued columns are **multi-valued**: each element is a feature
+  ``"column:value"``.
+- string columns whose values are joined by ``|``, ``;`` or ``,`` (such as MovieLens'
+  ``"Adventure|Animation|Children"``) are **split** into multi-valued features. A
+  column counts as joined when at least 5 % of its values contain the separator, its
+  distinct values have fewer distinct parts than themselves, and each part is in at
+  least two of them on average (parts are shared, as genres are; free text such as
+  titles with commas is not split). The separator found is recorded
+  (:meth:`FeatureEncoder.describe`); name the column in ``categorical`` to keep whole
+  strings, or in ``multi_valued`` to choose the separator.
+- anything else is **categorical** (``"column:value"``).
 
 Missing values
 --------------
@@ -21,76 +48,29 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .mapping import IdMapper, as_key_array, check_no_missing_keys
+from .._validation import check_frame, check_positive_int, int32_csr, show_keys
+from .mapping import IdMapper, as_key_array, map_keys, tag_key, untag_key
 
 __all__ = [
+    "ColumnEncoding",
+    "FeatureEncoder",
     "FeatureMatrix",
-    "Interactions",
     "combine_features",
     "features_from_frame",
     "features_from_long_frame",
-    "interactions_from_frame",
     "normalize_rows",
 ]
 
-_DUPLICATES = ("sum", "max", "first", "last", "keep")
-_SHOW = 5
-
-
-# ----------------------------------------------------------------------------- helpers
-def _check_frame(frame: Any, name: str = "frame") -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas.DataFrame, got {type(frame).__name__}.")
-    return frame
-
-
-def _check_columns(frame: pd.DataFrame, columns: Sequence[Hashable], argument: str) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{argument}: column(s) {missing!r} not in the frame; its columns are "
-            f"{list(frame.columns)!r}."
-        )
-
-
-def _show(values: Any) -> str:
-    values = values.tolist() if hasattr(values, "tolist") else list(values)
-    more = f" and {len(values) - _SHOW} more" if len(values) > _SHOW else ""
-    return f"{values[:_SHOW]!r}{more}"
-
-
-def _rows_for_keys(keys: Any, mapper: IdMapper | None, unknown: str, column: Hashable,
-                   allowed: tuple[str, ...] = ("raise", "ignore")
-                   ) -> tuple[np.ndarray, IdMapper, np.ndarray | None]:
-    """Row indices of ``keys``; returns (codes, mapper, keep-mask or None)."""
-    if unknown not in allowed:
-        raise ValueError(f"unknown must be one of {allowed}, got {unknown!r}.")
-    if mapper is not None and not isinstance(mapper, IdMapper):
-        raise TypeError(f"the mapper for column {column!r} must be an IdMapper, got "
-                        f"{type(mapper).__name__}.")
-    array = as_key_array(keys, str(column))
-    if mapper is None:
-        mapper = IdMapper()
-        return mapper.fit_transform(array, name=f"id column {column!r}"), mapper, None
-    if unknown == "extend":
-        mapper = mapper.copy()
-        return mapper.fit_transform(array, name=f"id column {column!r}"), mapper, None
-    try:
-        codes = mapper.transform(array, unknown="ignore", name=f"column {column!r}")
-    except TypeError as error:
-        raise TypeError(f"id column {column!r}: every key must be hashable; {error}.") from None
-    known = codes >= 0
-    if known.all():
-        return codes, mapper, None
-    check_no_missing_keys(array, f"id column {column!r}")
-    if unknown == "raise":
-        bad = pd.unique(np.asarray(array, dtype=object)[~known])
-        raise ValueError(
-            f"column {column!r} has {bad.size} id(s) not in the given mapper: {_show(bad)}. "
-            f"Add them to the mapper first (IdMapper.partial_fit) or pass "
-            f"unknown='ignore' to drop those rows."
-        )
-    return codes[known], mapper, known
+#: Column kinds of a :class:`FeatureEncoder`.
+KINDS = ("categorical", "multi_valued", "numeric", "flag", "raw")
+_KIND_ORDER = {"categorical": 0, "multi_valued": 1, "numeric": 2, "flag": 3, "raw": 4}
+#: Separators looked for in string columns, in this order.
+AUTO_SEPARATORS = ("|", ";", ",")
+#: A column is split on a separator when at least this share of its values contain it...
+_SPLIT_MIN_SHARE = 0.05
+#: ...its distinct values have fewer distinct parts than themselves, and each part is in
+#: this many of them on average.
+_SPLIT_MIN_SHARING = 2.0
 
 
 def normalize_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
@@ -121,168 +101,6 @@ def normalize_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
     return csr
 
 
-def _to_int32(matrix: sp.csr_matrix | sp.coo_matrix) -> Any:
-    if isinstance(matrix, sp.coo_matrix):
-        matrix.row = matrix.row.astype(np.int32, copy=False)
-        matrix.col = matrix.col.astype(np.int32, copy=False)
-    elif matrix.nnz < np.iinfo(np.int32).max:
-        matrix.indices = matrix.indices.astype(np.int32, copy=False)
-        matrix.indptr = matrix.indptr.astype(np.int32, copy=False)
-    return matrix
-
-
-# ------------------------------------------------------------------------ interactions
-class Interactions(NamedTuple):
-    """An interaction matrix and the mappers of its rows and columns.
-
-    Attributes
-    ----------
-    matrix : scipy.sparse.csr_matrix or scipy.sparse.coo_matrix
-        ``(len(user_mapper), len(item_mapper))``, float32 values, int32 indices.
-    user_mapper : IdMapper
-        User keys to rows.
-    item_mapper : IdMapper
-        Item keys to columns.
-    """
-
-    matrix: Any
-    user_mapper: IdMapper
-    item_mapper: IdMapper
-
-
-def interactions_from_frame(
-    frame: pd.DataFrame,
-    user_col: Hashable,
-    item_col: Hashable,
-    weight_col: Hashable | None = None,
-    *,
-    user_mapper: IdMapper | None = None,
-    item_mapper: IdMapper | None = None,
-    unknown: str = "raise",
-    duplicates: str = "sum",
-    format: str = "csr",
-) -> Interactions:
-    """Build a user x item matrix from a DataFrame of interactions.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        One row per interaction.
-    user_col, item_col : hashable
-        Columns holding user and item keys (any hashable type; NaN/None is an error).
-    weight_col : hashable, optional
-        Column of numeric weights (finite). Default: every interaction weighs 1.0.
-    user_mapper, item_mapper : IdMapper, optional
-        Existing mappers (e.g. from the training frame, or ones already extended with
-        cold-start items). Default: new mappers fitted on the frame, keys numbered in
-        order of first appearance. The matrix has one row/column per key of the mapper,
-        so keys without interactions give empty rows/columns.
-    unknown : {"raise", "ignore", "extend"}
-        What to do with keys missing from a given mapper: raise a ``ValueError`` naming
-        them, drop their rows, or add them (to a copy of the mapper, returned).
-    duplicates : {"sum", "max", "first", "last", "keep"}
-        How repeated (user, item) pairs combine. ``"keep"`` keeps every row as its own
-        COO entry, as LightFM's ``Dataset.build_interactions`` does (COO only).
-    format : {"csr", "coo"}
-        Sparse format of the result.
-
-    Returns
-    -------
-    Interactions
-        ``(matrix, user_mapper, item_mapper)``; ``matrix`` is float32 with int32
-        indices and sorted column indices within each row.
-
-    Raises
-    ------
-    ValueError
-        Naming the column or argument: missing columns, NaN/None keys, unknown keys,
-        non-numeric or non-finite weights, invalid options.
-    """
-    frame = _check_frame(frame)
-    _check_columns(frame, [c for c in (user_col, item_col, weight_col) if c is not None],
-                   "user_col/item_col/weight_col")
-    if duplicates not in _DUPLICATES:
-        raise ValueError(f"duplicates must be one of {_DUPLICATES}, got {duplicates!r}.")
-    if format not in ("csr", "coo"):
-        raise ValueError(f"format must be 'csr' or 'coo', got {format!r}.")
-    if duplicates == "keep" and format != "coo":
-        raise ValueError("duplicates='keep' needs format='coo' (CSR cannot hold duplicates).")
-    allowed = ("raise", "ignore", "extend")
-    rows, user_mapper, keep_u = _rows_for_keys(frame[user_col], user_mapper, unknown,
-                                               user_col, allowed)
-    cols, item_mapper, keep_i = _rows_for_keys(frame[item_col], item_mapper, unknown,
-                                               item_col, allowed)
-    n = len(frame)
-    if weight_col is None:
-        weights = np.ones(n, dtype=np.float32)
-    else:
-        weights = _numeric_column(frame[weight_col], f"weight_col {weight_col!r}")
-    if keep_u is not None or keep_i is not None:
-        keep = np.ones(n, dtype=bool)
-        for mask in (keep_u, keep_i):
-            if mask is not None:
-                keep &= mask
-        # rows/cols were filtered by their own masks; re-filter on the joint mask.
-        rows = _refilter(rows, keep_u, keep)
-        cols = _refilter(cols, keep_i, keep)
-        weights = weights[keep]
-    shape = (len(user_mapper), len(item_mapper))
-    matrix = _build(rows, cols, weights, shape, duplicates, format)
-    return Interactions(matrix, user_mapper, item_mapper)
-
-
-def _refilter(codes: np.ndarray, own: np.ndarray | None, joint: np.ndarray) -> np.ndarray:
-    if own is None:
-        return codes[joint]
-    full = np.full(own.size, -1, dtype=np.int32)
-    full[own] = codes
-    return full[joint]
-
-
-def _numeric_column(series: pd.Series, name: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
-        raise ValueError(f"{name} must be numeric, got dtype {series.dtype}.")
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        positions = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} has {positions.size} NaN or infinite value(s), e.g. "
-            f"{values[positions[:_SHOW]].tolist()} at row position(s) "
-            f"{positions[:_SHOW].tolist()}; weights must be finite."
-        )
-    return values.astype(np.float32)
-
-
-def _build(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int],
-           duplicates: str, format: str) -> Any:
-    rows = rows.astype(np.int32, copy=False)
-    cols = cols.astype(np.int32, copy=False)
-    if duplicates == "keep":
-        return _to_int32(sp.coo_matrix((weights, (rows, cols)), shape=shape))
-    if duplicates in ("first", "last", "max"):
-        key = rows.astype(np.int64) * max(shape[1], 1) + cols
-        if duplicates == "max":
-            order = np.lexsort((-weights, key))
-            sorted_key = key[order]
-            first = np.ones(sorted_key.size, dtype=bool)
-            first[1:] = sorted_key[1:] != sorted_key[:-1]
-            chosen = order[first]
-        else:
-            if duplicates == "last":
-                reverse = key[::-1]
-                _, position = np.unique(reverse, return_index=True)
-                chosen = key.size - 1 - position
-            else:
-                _, chosen = np.unique(key, return_index=True)
-        rows, cols, weights = rows[chosen], cols[chosen], weights[chosen]
-    matrix = sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
-    matrix.sum_duplicates()
-    matrix = _to_int32(matrix)
-    return matrix.tocoo() if format == "coo" else matrix
-
-
-# ---------------------------------------------------------------------------- features
 @dataclass(frozen=True)
 class FeatureMatrix:
     """A feature matrix with its row mapper and column names.
@@ -356,70 +174,128 @@ class FeatureMatrix:
             codes = index.get_indexer(as_key_array(values, "names"))
             if np.any(codes < 0):
                 bad = np.asarray(values, dtype=object)[codes < 0]
-                raise KeyError(f"feature name(s) not in the matrix: {_show(bad)}.")
+                raise KeyError(f"feature name(s) not in the matrix: {show_keys(bad)}.")
             codes = (codes + self.n_identity).astype(np.int32)
         return codes[0] if scalar else codes
 
 
-class _Side(NamedTuple):
-    rows: np.ndarray      # int32 entity rows
-    codes: np.ndarray     # int64 local feature codes
-    weights: np.ndarray   # float32
-    names: np.ndarray     # object array, one per local code
-
-
-def _is_list_column(series: pd.Series) -> bool:
+# ------------------------------------------------------------------ column typing
+def is_list_column(series: pd.Series) -> bool:
+    """Whether an object column holds lists / tuples / sets / arrays (first valid cell)."""
     if series.dtype != object:
         return False
     first = series.first_valid_index()
-    return first is not None and isinstance(series.loc[first], (list, tuple, set,
-                                                                 np.ndarray, frozenset))
+    return first is not None and isinstance(
+        series.loc[first], (list, tuple, set, frozenset, np.ndarray))
 
 
-def _categorical(values: pd.Series, rows: np.ndarray, prefix: str) -> _Side:
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _is_flag(series: pd.Series) -> bool:
+    """bool dtype, or numeric with every non-missing value 0 or 1 (and some value)."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if not _is_numeric(series):
+        return False
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[~np.isnan(values)]
+    return values.size > 0 and bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+def joined_separator(series: pd.Series) -> str | None:
+    """The separator that joins several values in a string column, or None.
+
+    See the module docstring for the rule (``AUTO_SEPARATORS``, at least 5 % of values
+    containing it, fewer than half as many distinct parts as distinct strings).
+    """
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return None
+    strings = series.dropna()
+    if strings.size == 0 or pd.api.types.infer_dtype(strings, skipna=True) != "string":
+        return None
+    strings = strings.astype("string")
+    distinct = pd.Series(strings.unique())
+    for separator in AUTO_SEPARATORS:
+        contains = strings.str.contains(separator, regex=False)
+        if contains.mean() < _SPLIT_MIN_SHARE:
+            continue
+        parts = distinct.str.split(separator).explode().str.strip()
+        parts = parts[parts != ""]
+        n_parts = parts.nunique()
+        # Joined values share their parts (each genre is in many combinations); free
+        # text with the separator in it does not (most parts of titles are unique).
+        if 0 < n_parts < distinct.size and parts.size >= _SPLIT_MIN_SHARING * n_parts:
+            return separator
+    return None
+
+
+@dataclass(frozen=True)
+class ColumnEncoding:
+    """How one column of a feature frame becomes features.
+
+    Attributes
+    ----------
+    column : hashable
+        The frame column.
+    kind : {'categorical', 'multi_valued', 'numeric', 'flag', 'raw'}
+        ``categorical``: one feature ``"column:value"`` per distinct value;
+        ``multi_valued``: one per element of list cells or of ``separator``-joined
+        strings; ``numeric``: quantile bins ``"column:bin<k>"``; ``flag``: one feature
+        ``"column"`` where the value is true / 1; ``raw``: one feature ``"column"``
+        weighted by the value.
+    separator : str or None
+        ``multi_valued`` strings: what joins the values (None for list cells).
+    edges : numpy.ndarray or None
+        ``numeric``: bin edges learned at fit (bin ``k`` is ``(edges[k], edges[k+1]]``,
+        the first including its left edge; values outside go to the end bins).
+    automatic : bool
+        Whether the kind was inferred (rather than given).
+    """
+
+    column: Hashable
+    kind: str
+    separator: str | None = None
+    edges: np.ndarray | None = None
+    automatic: bool = False
+
+
+class _Part(NamedTuple):
+    """One column's contribution: entity row positions, local codes, weights, names."""
+
+    rows: np.ndarray      # positions of the frame rows
+    codes: np.ndarray     # int64 indices into ``names``
+    weights: np.ndarray   # float32
+    names: np.ndarray     # object array of feature names
+
+
+def _value_names(values: pd.Series, prefix: str) -> np.ndarray:
+    return (prefix + pd.Index(values).astype(str)).to_numpy(dtype=object)
+
+
+def _categorical_part(values: pd.Series, rows: np.ndarray, prefix: str) -> _Part:
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     keep = codes >= 0
-    names = (prefix + pd.Index(uniques).astype(str)).to_numpy(dtype=object)
-    return _Side(rows[keep], codes[keep].astype(np.int64),
-                 np.ones(int(keep.sum()), dtype=np.float32), names)
+    return _Part(rows[keep], codes[keep].astype(np.int64),
+                 np.ones(int(keep.sum()), dtype=np.float32), _value_names(uniques, prefix))
 
 
-def _multi(series: pd.Series, rows: np.ndarray, prefix: str, sep: str | None) -> _Side:
+def _exploded(series: pd.Series, rows: np.ndarray, separator: str | None
+              ) -> tuple[pd.Series, np.ndarray]:
+    """One element per row of the result (cells split / exploded) and its entity row."""
     series = series.reset_index(drop=True)
-    if sep is not None:
-        series = series.astype("string").str.split(sep)
+    if separator is not None:
+        series = series.astype("string").str.split(separator)
     exploded = series.explode()
     positions = exploded.index.to_numpy()
-    if sep is not None:
-        exploded = exploded.str.strip().replace("", np.nan)
-    return _categorical(exploded.reset_index(drop=True), rows[positions], prefix)
-
-
-def _binned(series: pd.Series, rows: np.ndarray, column: str, n_bins: int,
-            bin_edges: dict) -> _Side:
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = np.isfinite(values)
-    if not finite.any():
-        return _Side(rows[:0], np.zeros(0, np.int64), np.zeros(0, np.float32),
-                     np.zeros(0, dtype=object))
-    bins, edges = pd.qcut(values[finite], q=n_bins, labels=False, retbins=True,
-                          duplicates="drop")
-    bin_edges[column] = edges
-    n = len(edges) - 1
-    names = np.array([f"{column}:bin{k}" for k in range(max(n, 1))], dtype=object)
-    codes = np.nan_to_num(np.asarray(bins, dtype=np.float64), nan=0.0).astype(np.int64)
-    return _Side(rows[finite], codes, np.ones(codes.size, dtype=np.float32), names)
-
-
-def _raw(series: pd.Series, rows: np.ndarray, column: str) -> _Side:
-    values = _numeric_values(series, f"raw column {column!r}")
-    keep = ~np.isnan(values)
-    return _Side(rows[keep], np.zeros(int(keep.sum()), dtype=np.int64),
-                 values[keep].astype(np.float32), np.array([column], dtype=object))
+    if separator is not None:
+        exploded = exploded.str.strip().replace("", pd.NA)
+    return exploded.reset_index(drop=True), rows[positions]
 
 
 def _numeric_values(series: pd.Series, name: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
+    if not _is_numeric(series):
         raise ValueError(f"{name} must be numeric, got dtype {series.dtype}.")
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
@@ -427,46 +303,398 @@ def _numeric_values(series: pd.Series, name: str) -> np.ndarray:
     return values
 
 
-def _assemble(sides: list[_Side], mapper: IdMapper, identity: bool, normalize: bool,
-              bin_edges: dict | None = None) -> FeatureMatrix:
-    n_rows = len(mapper)
-    offset = n_rows if identity else 0
-    all_rows = [np.arange(n_rows, dtype=np.int32)] if identity else []
-    all_cols = [np.arange(n_rows, dtype=np.int64)] if identity else []
-    all_weights = [np.ones(n_rows, dtype=np.float32)] if identity else []
-    name_parts = [mapper.keys.to_numpy(dtype=object)] if identity else []
-    # Merge equal names across sides (e.g. the same tag from two tables).
-    side_names = (np.concatenate([s.names for s in sides]) if sides
-                  else np.zeros(0, dtype=object))
-    name_codes, unique_names = pd.factorize(side_names) if side_names.size else \
-        (np.zeros(0, np.int64), np.zeros(0, dtype=object))
-    start = 0
-    for side in sides:
-        local = name_codes[start:start + side.names.size]
-        start += side.names.size
-        all_rows.append(side.rows.astype(np.int32, copy=False))
-        all_cols.append(local[side.codes].astype(np.int64) + offset)
-        all_weights.append(side.weights)
-    name_parts.append(np.asarray(unique_names, dtype=object))
-    names = np.concatenate(name_parts) if name_parts else np.zeros(0, dtype=object)
-    rows = np.concatenate(all_rows) if all_rows else np.zeros(0, np.int32)
-    cols = np.concatenate(all_cols) if all_cols else np.zeros(0, np.int64)
-    weights = np.concatenate(all_weights) if all_weights else np.zeros(0, np.float32)
-    matrix = sp.csr_matrix((weights, (rows, cols)), shape=(n_rows, names.size),
-                           dtype=np.float32)
-    matrix.sum_duplicates()
+def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray | None:
+    """Bin edges for the finite ``values``: quantiles, or one bin per distinct value when
+    there are at most ``n_bins`` of them (quantiles of a column with few values collapse
+    into fewer bins than values, e.g. one bin for a 0/1 column). None without values."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    distinct = np.unique(finite)
+    if distinct.size <= n_bins:
+        if distinct.size == 1:
+            return np.array([distinct[0], distinct[0]], dtype=np.float64)
+        middles = (distinct[:-1] + distinct[1:]) / 2.0
+        return np.concatenate([[distinct[0]], middles, [distinct[-1]]]).astype(np.float64)
+    _, edges = pd.qcut(finite, q=n_bins, labels=False, retbins=True, duplicates="drop")
+    return np.asarray(edges, dtype=np.float64)
+
+
+def bin_of(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each value (``(edges[k], edges[k+1]]``, first bin closed, values
+    outside the edges in the end bins)."""
+    n_bins = max(len(edges) - 1, 1)
+    return np.clip(np.searchsorted(edges, values, side="left") - 1, 0, n_bins - 1)
+
+
+class FeatureEncoder:
+    """The fitted encoder of a side-feature DataFrame (one row per entity).
+
+    ``fit`` types the columns (as given, or automatically: see the module docstring),
+    learns the vocabulary of feature names and the numeric bin edges; ``transform``
+    encodes any frame with the same columns into rows over that vocabulary (values never
+    seen at ``fit`` are ignored, numeric values use the fitted bins).
+
+    Parameters
+    ----------
+    categorical : sequence of hashable, optional
+        Columns one-hot encoded as ``"column:value"``.
+    numeric : sequence of hashable, optional
+        Columns discretised into ``n_bins`` quantile bins ``"column:bin<k>"``.
+    raw : sequence of hashable, optional
+        Numeric columns used as the weight of one feature ``"column"``.
+    multi_valued : mapping or sequence of hashable, optional
+        Columns with several values per cell: list cells (a sequence of columns, or a
+        column mapped to None) or strings split on a separator (``{"genres": "|"}``).
+    flags : sequence of hashable, optional
+        Boolean / 0-1 columns: one feature ``"column"`` where true.
+    n_bins : int, default 5
+        Quantile bins per numeric column.
+
+    When no column list is given, every column but the id column is typed
+    automatically. Once one is given, only the named columns are used.
+
+    Attributes
+    ----------
+    columns_ : list of ColumnEncoding
+        The fitted typing of every column.
+    names_ : numpy.ndarray of object
+        The vocabulary: one name per feature (equal names from different columns share
+        one feature).
+    """
+
+    def __init__(self, *, categorical: Sequence[Hashable] | None = None,
+                 numeric: Sequence[Hashable] | None = None,
+                 raw: Sequence[Hashable] | None = None,
+                 multi_valued: Mapping[Hashable, str | None] | Sequence[Hashable] | None = None,
+                 flags: Sequence[Hashable] | None = None, n_bins: int = 5) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.raw = raw
+        self.multi_valued = multi_valued
+        self.flags = flags
+        self.n_bins = n_bins
+
+    # -------------------------------------------------------------------- fitting
+    def _given(self) -> list[ColumnEncoding]:
+        multi = self.multi_valued
+        if isinstance(multi, Mapping):
+            multi = dict(multi)
+        else:
+            multi = {column: None for column in (multi or ())}
+        given = [ColumnEncoding(c, "categorical") for c in (self.categorical or ())]
+        given += [ColumnEncoding(c, "multi_valued", separator=s) for c, s in multi.items()]
+        given += [ColumnEncoding(c, "numeric") for c in (self.numeric or ())]
+        given += [ColumnEncoding(c, "flag") for c in (self.flags or ())]
+        given += [ColumnEncoding(c, "raw") for c in (self.raw or ())]
+        return given
+
+    @staticmethod
+    def _infer(series: pd.Series, column: Hashable) -> ColumnEncoding:
+        if _is_flag(series):
+            return ColumnEncoding(column, "flag", automatic=True)
+        if _is_numeric(series):
+            return ColumnEncoding(column, "numeric", automatic=True)
+        if is_list_column(series):
+            return ColumnEncoding(column, "multi_valued", automatic=True)
+        separator = joined_separator(series)
+        if separator is not None:
+            return ColumnEncoding(column, "multi_valued", separator=separator, automatic=True)
+        return ColumnEncoding(column, "categorical", automatic=True)
+
+    def fit(self, frame: pd.DataFrame, id_col: Hashable, name: str = "frame"
+            ) -> FeatureEncoder:
+        """Learn the column typing, vocabulary and bin edges from ``frame``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per entity.
+        id_col : hashable
+            The entity key column (not a feature).
+        name : str
+            What to call the frame in error messages.
+
+        Returns
+        -------
+        FeatureEncoder
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            Missing or duplicated columns, the id column given as a feature, no feature
+            column, non-numeric ``numeric`` / ``raw`` columns, ``n_bins < 1``.
+        """
+        check_frame(frame, name, [id_col])
+        n_bins = check_positive_int(self.n_bins, "n_bins")
+        given = self._given()
+        if given:
+            columns = [encoding.column for encoding in given]
+            repeated = sorted({repr(c) for c in columns if columns.count(c) > 1})
+            if repeated:
+                raise ValueError(f"{name}: column(s) {', '.join(repeated)} are given more "
+                                 "than one kind; name each column once.")
+            if id_col in columns:
+                raise ValueError(f"{name}: the id column {id_col!r} cannot also be a "
+                                 "feature column.")
+            check_frame(frame, name, columns)
+        else:
+            inferred = [self._infer(frame[column], column) for column in frame.columns
+                        if column != id_col]
+            # Kinds in the order of the explicit lists (frame order within a kind), so
+            # automatic and explicit typing of the same columns give the same names.
+            given = sorted(inferred, key=lambda encoding: _KIND_ORDER[encoding.kind])
+        if not given:
+            raise ValueError(f"{name}: the feature frame has no feature columns besides "
+                             f"{id_col!r}.")
+        rows = np.arange(len(frame))
+        fitted: list[ColumnEncoding] = []
+        parts: list[_Part] = []
+        for encoding in given:
+            series = frame[encoding.column]
+            if encoding.kind in ("numeric", "raw"):
+                values = _numeric_values(series, f"{name}: {encoding.kind} column "
+                                                 f"{encoding.column!r}")
+                if encoding.kind == "numeric":
+                    edges = quantile_edges(values, n_bins)
+                    encoding = ColumnEncoding(encoding.column, "numeric", edges=edges,
+                                              automatic=encoding.automatic)
+            fitted.append(encoding)
+            parts.append(self._part(encoding, series, rows, name))
+        names = np.concatenate([part.names for part in parts])
+        _, unique = pd.factorize(pd.Index(names, dtype=object))
+        self.columns_ = fitted
+        self.names_ = np.asarray(unique, dtype=object)
+        self.id_col_ = id_col
+        return self
+
+    @staticmethod
+    def _part(encoding: ColumnEncoding, series: pd.Series, rows: np.ndarray, name: str
+              ) -> _Part:
+        """The features of one column over the fit vocabulary of that column alone."""
+        column = encoding.column
+        if encoding.kind == "categorical":
+            return _categorical_part(series.reset_index(drop=True), rows, f"{column}:")
+        if encoding.kind == "multi_valued":
+            values, value_rows = _exploded(series, rows, encoding.separator)
+            return _categorical_part(values, value_rows, f"{column}:")
+        if encoding.kind == "flag":
+            if pd.api.types.is_bool_dtype(series):
+                on = series.fillna(False).to_numpy(dtype=bool)
+            elif _is_numeric(series):
+                on = series.to_numpy(dtype=np.float64, na_value=np.nan) == 1.0
+            else:
+                raise ValueError(f"{name}: flag column {column!r} must be boolean or 0/1, "
+                                 f"got dtype {series.dtype}.")
+            return _Part(rows[on], np.zeros(int(on.sum()), np.int64),
+                         np.ones(int(on.sum()), np.float32), np.array([str(column)], object))
+        values = _numeric_values(series, f"{name}: {encoding.kind} column {column!r}")
+        finite = np.isfinite(values)
+        if encoding.kind == "raw":
+            return _Part(rows[finite], np.zeros(int(finite.sum()), np.int64),
+                         values[finite].astype(np.float32), np.array([str(column)], object))
+        edges = encoding.edges
+        if edges is None:  # no finite value at fit: the column has no features
+            return _Part(rows[:0], np.zeros(0, np.int64), np.zeros(0, np.float32),
+                         np.zeros(0, dtype=object))
+        n_bins = max(len(edges) - 1, 1)
+        names = np.array([f"{column}:bin{k}" for k in range(n_bins)], dtype=object)
+        return _Part(rows[finite], bin_of(values[finite], edges).astype(np.int64),
+                     np.ones(int(finite.sum()), np.float32), names)
+
+    # ---------------------------------------------------------------- transform
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "names_"):
+            raise ValueError("This FeatureEncoder is not fitted yet: call fit(frame, id_col).")
+
+    def transform(self, frame: pd.DataFrame, id_col: Hashable | None = None,
+                  name: str = "frame") -> sp.csr_matrix:
+        """Encode ``frame`` over the fitted vocabulary.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per entity, with the fitted columns.
+        id_col : hashable, optional
+            Its key column (default: the one given to ``fit``); only checked here.
+        name : str
+            What to call the frame in error messages.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            ``(len(frame), len(names_))`` float32 rows in frame order (not normalised;
+            equal names from several columns add up). Values never seen at ``fit`` add
+            nothing.
+
+        Raises
+        ------
+        ValueError
+            Missing columns, non-numeric values in a numeric column.
+        """
+        self._check_fitted()
+        id_col = self.id_col_ if id_col is None else id_col
+        check_frame(frame, name, [id_col] + [e.column for e in self.columns_])
+        rows = np.arange(len(frame))
+        vocabulary = pd.Index(self.names_, dtype=object)
+        all_rows, all_cols, all_weights = [], [], []
+        for encoding in self.columns_:
+            part = self._part(encoding, frame[encoding.column], rows, name)
+            target = vocabulary.get_indexer(pd.Index(part.names, dtype=object))
+            columns = target[part.codes] if part.codes.size else part.codes
+            known = columns >= 0
+            all_rows.append(part.rows[known])
+            all_cols.append(columns[known])
+            all_weights.append(part.weights[known])
+        matrix = sp.csr_matrix(
+            (np.concatenate(all_weights).astype(np.float32),
+             (np.concatenate(all_rows), np.concatenate(all_cols))),
+            shape=(len(frame), self.names_.size))
+        return int32_csr(matrix)
+
+    def fit_transform(self, frame: pd.DataFrame, id_col: Hashable, name: str = "frame"
+                      ) -> sp.csr_matrix:
+        """``fit(frame, id_col)`` then ``transform(frame)``."""
+        return self.fit(frame, id_col, name).transform(frame, id_col, name)
+
+    @property
+    def bin_edges_(self) -> dict[str, np.ndarray]:
+        """dict of str to numpy.ndarray: fitted bin edges of every numeric column."""
+        self._check_fitted()
+        return {str(e.column): e.edges for e in self.columns_
+                if e.kind == "numeric" and e.edges is not None}
+
+    def describe(self) -> pd.DataFrame:
+        """The fitted typing: one row per column with its ``kind``, ``separator``,
+        ``automatic`` (inferred or given) and ``n_features``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        self._check_fitted()
+        rows = []
+        for encoding in self.columns_:
+            if encoding.kind in ("flag", "raw"):
+                count = 1
+            elif encoding.kind == "numeric":
+                count = 0 if encoding.edges is None else max(len(encoding.edges) - 1, 1)
+            else:
+                prefix = f"{encoding.column}:"
+                count = int(sum(str(n).startswith(prefix) for n in self.names_))
+            rows.append({"column": encoding.column, "kind": encoding.kind,
+                         "separator": encoding.separator, "automatic": encoding.automatic,
+                         "n_features": count})
+        frame = pd.DataFrame(rows, columns=["column", "kind", "separator", "automatic",
+                                            "n_features"])
+        frame["separator"] = pd.Series([row["separator"] for row in rows], dtype=object)
+        return frame
+
+    # -------------------------------------------------------------- persistence
+    def to_dict(self) -> dict:
+        """A JSON-able description that :meth:`from_dict` turns back into this encoder."""
+        self._check_fitted()
+        return {"format": 1, "n_bins": int(self.n_bins), "id_col": tag_key(self.id_col_),
+                "columns": [{"column": tag_key(e.column), "kind": e.kind,
+                             "separator": e.separator, "automatic": e.automatic,
+                             "edges": None if e.edges is None else
+                             np.asarray(e.edges, np.float64).tolist()}
+                            for e in self.columns_],
+                "names": [str(n) for n in self.names_]}
+
+    @classmethod
+    def from_dict(cls, payload: Mapping) -> FeatureEncoder:
+        """Rebuild an encoder saved with :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            Another format, or an unknown column kind.
+        """
+        if payload.get("format") != 1:
+            raise ValueError(f"unsupported FeatureEncoder format {payload.get('format')!r}.")
+        encoder = cls(n_bins=payload["n_bins"])
+        columns = []
+        for entry in payload["columns"]:
+            if entry["kind"] not in KINDS:
+                raise ValueError(f"unknown column kind {entry['kind']!r}.")
+            edges = entry["edges"]
+            columns.append(ColumnEncoding(untag_key(entry["column"]), entry["kind"],
+                                          entry["separator"],
+                                          None if edges is None else np.asarray(edges),
+                                          bool(entry["automatic"])))
+        encoder.columns_ = columns
+        encoder.names_ = np.asarray(payload["names"], dtype=object)
+        encoder.id_col_ = untag_key(payload["id_col"])
+        return encoder
+
+    @classmethod
+    def from_spec(cls, spec: Mapping, bin_edges: Mapping, names: np.ndarray,
+                  id_col: Hashable) -> FeatureEncoder:
+        """An encoder equal to a resolved column spec of Recommender files of format
+        versions 1 and 2 (``categorical`` / ``numeric`` / ``raw`` / ``multi_valued``
+        lists, ``n_bins``, the bin edges and the feature names they produced)."""
+        encoder = cls(n_bins=spec.get("n_bins", 5))
+        multi = spec.get("multi_valued") or {}
+        columns = [ColumnEncoding(c, "categorical") for c in spec.get("categorical") or ()]
+        columns += [ColumnEncoding(c, "multi_valued", separator=s) for c, s in multi.items()]
+        columns += [ColumnEncoding(c, "numeric", edges=(
+            None if bin_edges.get(str(c)) is None else np.asarray(bin_edges[str(c)])))
+            for c in spec.get("numeric") or ()]
+        columns += [ColumnEncoding(c, "raw") for c in spec.get("raw") or ()]
+        encoder.columns_ = columns
+        encoder.names_ = np.asarray(names, dtype=object)
+        encoder.id_col_ = id_col
+        return encoder
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "names_"):
+            return "FeatureEncoder(unfitted)"
+        kinds = ", ".join(f"{e.column!r}: {e.kind}" + (f" split on {e.separator!r}"
+                                                        if e.separator else "")
+                          for e in self.columns_)
+        return f"FeatureEncoder({kinds}; {self.names_.size} features)"
+
+
+# ----------------------------------------------------------- identity stacking
+def stack_identity(side: sp.spmatrix, n_identity: int, normalize: bool) -> sp.csr_matrix:
+    """``[identity (n_identity columns) | side]`` for the ``side`` rows (row ``r`` gets
+    identity column ``r`` when ``r < n_identity``), L1-normalised if asked."""
+    n_rows = side.shape[0]
+    diagonal = np.arange(min(n_rows, n_identity))
+    identity = sp.csr_matrix((np.ones(diagonal.size, np.float32), (diagonal, diagonal)),
+                             shape=(n_rows, n_identity))
+    matrix = sp.hstack([identity, sp.csr_matrix(side, dtype=np.float32)], format="csr",
+                       dtype=np.float32)
     if normalize:
         matrix = normalize_rows(matrix)
-    matrix = _to_int32(matrix)
-    return FeatureMatrix(matrix, mapper, names, offset, normalize, dict(bin_edges or {}))
+    return int32_csr(matrix)
+
+
+def _assemble(side: sp.csr_matrix, names: np.ndarray, mapper: IdMapper, identity: bool,
+              normalize: bool, bin_edges: dict | None = None) -> FeatureMatrix:
+    n_identity = len(mapper) if identity else 0
+    matrix = stack_identity(side, n_identity, normalize)
+    all_names = np.concatenate([mapper.keys.to_numpy(dtype=object)[:n_identity],
+                                np.asarray(names, dtype=object)])
+    return FeatureMatrix(matrix, mapper, all_names, n_identity, normalize,
+                         dict(bin_edges or {}))
 
 
 def _entity_rows(frame: pd.DataFrame, id_col: Hashable, mapper: IdMapper | None,
                  unknown: str) -> tuple[pd.DataFrame, np.ndarray, IdMapper]:
-    rows, mapper, keep = _rows_for_keys(frame[id_col], mapper, unknown, id_col)
-    if keep is not None:
-        frame = frame.loc[keep]
-    return frame, rows, mapper
+    """The frame rows whose key the mapper knows (or all, fitting a new mapper), their
+    mapper rows, and the mapper (see ``map_keys`` for ``unknown``)."""
+    rows, mapper, keep = map_keys(frame[id_col], mapper, unknown, id_col)
+    return (frame if keep is None else frame.loc[keep]), rows, mapper
+
+
+def _rows_to_mapper(encoded: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    """Move encoded frame rows to mapper rows ``rows`` (equal rows add up)."""
+    coo = encoded.tocoo()
+    return int32_csr(sp.csr_matrix((coo.data, (rows[coo.row], coo.col)),
+                                   shape=(n_rows, encoded.shape[1])))
 
 
 def features_from_frame(
@@ -477,6 +705,7 @@ def features_from_frame(
     numeric: Sequence[Hashable] | None = None,
     raw: Sequence[Hashable] | None = None,
     multi_valued: Mapping[Hashable, str | None] | Sequence[Hashable] | None = None,
+    flags: Sequence[Hashable] | None = None,
     n_bins: int = 5,
     mapper: IdMapper | None = None,
     unknown: str = "raise",
@@ -484,6 +713,9 @@ def features_from_frame(
     normalize: bool = True,
 ) -> FeatureMatrix:
     """Feature matrix from a wide frame with one row per entity (user or item).
+
+    The columns are encoded by a :class:`FeatureEncoder` (see the module docstring for
+    the automatic typing used when no column list is given).
 
     Parameters
     ----------
@@ -504,6 +736,8 @@ def features_from_frame(
         Columns whose cells hold several values: lists/tuples/sets (give the column in a
         sequence, or map it to ``None``) or strings split on a separator (map the column
         to it, e.g. ``{"genres": "|"}``). Each value becomes ``"column:value"``.
+    flags : sequence of hashable, optional
+        Boolean or 0/1 columns: one feature ``"column"`` where true.
     n_bins : int
         Quantile bins per numeric column (fewer when values repeat).
     mapper : IdMapper, optional
@@ -531,52 +765,26 @@ def features_from_frame(
 
     Notes
     -----
-    When none of ``categorical``, ``numeric``, ``raw`` and ``multi_valued`` is given,
-    every other column is used: numeric dtypes are binned, list-valued columns are
-    multi-valued, everything else is categorical. A NaN cell means "no feature".
+    When none of ``categorical``, ``numeric``, ``raw``, ``multi_valued`` and ``flags``
+    is given, every other column is typed automatically (flags, bins, lists,
+    delimiter-joined strings, categories: see the module docstring). A NaN cell means
+    "no feature".
     """
-    frame = _check_frame(frame)
-    _check_columns(frame, [id_col], "id_col")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
-    if isinstance(multi_valued, Mapping):
-        multi = dict(multi_valued)
-    else:
-        multi = {column: None for column in (multi_valued or ())}
-    categorical, numeric, raw = list(categorical or ()), list(numeric or ()), list(raw or ())
-    if not (categorical or numeric or raw or multi):
-        for column in frame.columns:
-            if column == id_col:
-                continue
-            series = frame[column]
-            if (pd.api.types.is_numeric_dtype(series)
-                    and not pd.api.types.is_bool_dtype(series)):
-                numeric.append(column)
-            elif _is_list_column(series):
-                multi[column] = None
-            else:
-                categorical.append(column)
-    _check_columns(frame, categorical + numeric + raw + list(multi), "feature columns")
+    check_frame(frame, "frame", [id_col])
+    check_positive_int(n_bins, "n_bins")
     duplicated = frame[id_col].duplicated()
     if duplicated.any():
         raise ValueError(
             f"id column {id_col!r} has {int(duplicated.sum())} duplicated id(s): "
-            f"{_show(frame.loc[duplicated.to_numpy(), id_col].unique())}; a wide frame "
+            f"{show_keys(frame.loc[duplicated.to_numpy(), id_col].unique())}; a wide frame "
             f"needs one row per entity (use features_from_long_frame for several rows)."
         )
+    encoder = FeatureEncoder(categorical=categorical, numeric=numeric, raw=raw,
+                             multi_valued=multi_valued, flags=flags, n_bins=n_bins)
     frame, rows, mapper = _entity_rows(frame, id_col, mapper, unknown)
-    sides: list[_Side] = []
-    edges: dict = {}
-    for column in categorical:
-        sides.append(_categorical(frame[column], rows, f"{column}:"))
-    for column, sep in multi.items():
-        sides.append(_multi(frame[column], rows, f"{column}:", sep))
-    for column in numeric:
-        _numeric_values(frame[column], f"numeric column {column!r}")
-        sides.append(_binned(frame[column], rows, str(column), n_bins, edges))
-    for column in raw:
-        sides.append(_raw(frame[column], rows, str(column)))
-    return _assemble(sides, mapper, identity, normalize, edges)
+    encoded = encoder.fit_transform(frame, id_col)
+    side = _rows_to_mapper(encoded, rows, len(mapper))
+    return _assemble(side, encoder.names_, mapper, identity, normalize, encoder.bin_edges_)
 
 
 def features_from_long_frame(
@@ -630,21 +838,22 @@ def features_from_long_frame(
     -----
     A NaN in any feature column, or a NaN weight, means the row adds no feature.
     """
-    frame = _check_frame(frame)
     columns = [feature_cols] if isinstance(feature_cols, (str, int)) or not isinstance(
         feature_cols, Sequence) else list(feature_cols)
     if not columns:
         raise ValueError("feature_cols must name at least one column.")
-    _check_columns(frame, [id_col] + columns + ([weight_col] if weight_col is not None
-                                               else []), "id_col/feature_cols/weight_col")
+    check_frame(frame, "frame", [id_col] + columns + ([weight_col] if weight_col is not None
+                                                      else []))
     frame, rows, mapper = _entity_rows(frame, id_col, mapper, unknown)
     if len(columns) == 1:
         values = frame[columns[0]]
-        if _is_list_column(values):
-            side = _multi(values, rows, "", None)
+        if is_list_column(values):
             if weight_col is not None:
                 raise ValueError("weight_col cannot be combined with list-valued features.")
-            return _assemble([side], mapper, identity, normalize)
+            exploded, value_rows = _exploded(values, rows, None)
+            part = _categorical_part(exploded, value_rows, "")
+            return _assemble(_part_matrix(part, len(mapper)), part.names, mapper, identity,
+                             normalize)
     else:
         missing = frame[columns].isna().any(axis=1).to_numpy()
         joined = frame[columns[0]].astype(str)
@@ -653,16 +862,21 @@ def features_from_long_frame(
         values = joined.where(~missing)
     values = values.reset_index(drop=True)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    keep = codes >= 0
+    keep_rows = codes >= 0
     if weight_col is None:
         weights = np.ones(len(values), dtype=np.float32)
     else:
         raw_weights = _numeric_values(frame[weight_col], f"weight_col {weight_col!r}")
-        keep &= ~np.isnan(raw_weights)
+        keep_rows &= ~np.isnan(raw_weights)
         weights = raw_weights.astype(np.float32)
     names = pd.Index(uniques).astype(str).to_numpy(dtype=object)
-    side = _Side(rows[keep], codes[keep].astype(np.int64), weights[keep], names)
-    return _assemble([side], mapper, identity, normalize)
+    part = _Part(rows[keep_rows], codes[keep_rows].astype(np.int64), weights[keep_rows], names)
+    return _assemble(_part_matrix(part, len(mapper)), names, mapper, identity, normalize)
+
+
+def _part_matrix(part: _Part, n_rows: int) -> sp.csr_matrix:
+    return int32_csr(sp.csr_matrix((part.weights, (part.rows, part.codes)),
+                                   shape=(n_rows, part.names.size)))
 
 
 def combine_features(
@@ -715,16 +929,25 @@ def combine_features(
         mapper = parts[0].mapper.copy()
         for part in parts[1:]:
             mapper.partial_fit(part.mapper.keys)
-    sides = []
+    all_names = np.concatenate([np.asarray(part.names, dtype=object) for part in parts])
+    codes, unique = pd.factorize(pd.Index(all_names, dtype=object))
+    rows, cols, weights = [], [], []
     edges: dict = {}
+    offset = 0
     for position, part in enumerate(parts):
         target = mapper.transform(part.mapper.keys, unknown="ignore",
                                   name=f"parts[{position}] keys")
         if np.any(target < 0):
             bad = part.mapper.keys[target < 0]
-            raise ValueError(f"parts[{position}] has keys not in mapper: {_show(bad)}.")
+            raise ValueError(f"parts[{position}] has keys not in mapper: {show_keys(bad)}.")
         coo = part.matrix.tocoo()
-        sides.append(_Side(target[coo.row], coo.col.astype(np.int64),
-                           coo.data.astype(np.float32), part.names))
+        rows.append(target[coo.row])
+        cols.append(codes[offset + coo.col])
+        weights.append(coo.data.astype(np.float32))
+        offset += part.names.size
         edges.update(part.bin_edges)
-    return _assemble(sides, mapper, identity, normalize, edges)
+    side = int32_csr(sp.csr_matrix((np.concatenate(weights),
+                                    (np.concatenate(rows), np.concatenate(cols))),
+                                   shape=(len(mapper), len(unique))))
+    return _assemble(side, np.asarray(unique, dtype=object), mapper, identity, normalize,
+                     edges)

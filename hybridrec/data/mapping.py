@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdMapper", "as_key_array", "check_no_missing_keys", "factorize_keys"]
+from .._validation import show_keys
+
+__all__ = ["IdMapper", "as_key_array", "check_no_missing_keys", "factorize_keys", "map_keys",
+           "tag_key", "untag_key"]
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _SHOW = 5
@@ -140,10 +144,62 @@ def factorize_keys(array: Any) -> tuple[np.ndarray, Any]:
     return pd.factorize(array, use_na_sentinel=True)
 
 
-def _describe(values: np.ndarray) -> str:
-    shown = np.asarray(values[:_SHOW]).tolist()
-    more = f" and {values.size - _SHOW} more" if values.size > _SHOW else ""
-    return f"{shown!r}{more}"
+def map_keys(keys: Any, mapper: IdMapper | None, unknown: str, column: Hashable,
+                   allowed: tuple[str, ...] = ("raise", "ignore")
+                   ) -> tuple[np.ndarray, IdMapper, np.ndarray | None]:
+    """Indices of ``keys`` in ``mapper`` under an unknown-key policy.
+
+    Parameters
+    ----------
+    keys : array-like
+        Keys of one id column.
+    mapper : IdMapper or None
+        None fits a new mapper on ``keys`` (first-appearance order).
+    unknown : {"raise", "ignore", "extend"}
+        Keys missing from ``mapper``: raise ``ValueError`` naming them, drop them, or
+        add them to a copy of the mapper.
+    column : hashable
+        The column's name, for messages.
+    allowed : tuple of str
+        The policies the caller supports.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int32
+        Index of every kept key.
+    mapper : IdMapper
+        The mapper used (new, or a copy with ``"extend"``).
+    keep : numpy.ndarray of bool or None
+        Which keys were kept (None when all were).
+    """
+    if unknown not in allowed:
+        raise ValueError(f"unknown must be one of {allowed}, got {unknown!r}.")
+    if mapper is not None and not isinstance(mapper, IdMapper):
+        raise TypeError(f"the mapper for column {column!r} must be an IdMapper, got "
+                        f"{type(mapper).__name__}.")
+    array = as_key_array(keys, str(column))
+    if mapper is None:
+        mapper = IdMapper()
+        return mapper.fit_transform(array, name=f"id column {column!r}"), mapper, None
+    if unknown == "extend":
+        mapper = mapper.copy()
+        return mapper.fit_transform(array, name=f"id column {column!r}"), mapper, None
+    try:
+        codes = mapper.transform(array, unknown="ignore", name=f"column {column!r}")
+    except TypeError as error:
+        raise TypeError(f"id column {column!r}: every key must be hashable; {error}.") from None
+    known = codes >= 0
+    if known.all():
+        return codes, mapper, None
+    check_no_missing_keys(array, f"id column {column!r}")
+    if unknown == "raise":
+        bad = pd.unique(np.asarray(array, dtype=object)[~known])
+        raise ValueError(
+            f"column {column!r} has {bad.size} id(s) not in the given mapper: {show_keys(bad)}. "
+            f"Add them to the mapper first (IdMapper.partial_fit) or pass "
+            f"unknown='ignore' to drop those rows."
+        )
+    return codes[known], mapper, known
 
 
 class IdMapper:
@@ -311,7 +367,7 @@ class IdMapper:
                 check_no_missing_keys(array, name)
                 values = pd.unique(np.asarray(array, dtype=object)[bad])
                 raise KeyError(
-                    f"{name}: {values.size} key(s) not in the mapping: {_describe(values)}. "
+                    f"{name}: {values.size} key(s) not in the mapping: {show_keys(values)}. "
                     f"Fit the mapper on them first (IdMapper.partial_fit) or pass "
                     f"unknown='ignore' to map them to -1."
                 )
@@ -362,7 +418,7 @@ class IdMapper:
         if np.any(bad):
             raise IndexError(
                 f"indices out of range [0, {len(self._index)}): "
-                f"{_describe(np.unique(indices[bad]))}."
+                f"{show_keys(np.unique(indices[bad]))}."
             )
         return self._index.to_numpy()[indices]
 
@@ -486,7 +542,7 @@ class IdMapper:
             keys = self._index.tolist()
             return json.dumps({"format": 1, "kind": "plain", "keys": keys})
         return json.dumps({"format": 1, "kind": "tagged",
-                           "keys": [_tag(key) for key in self._index.tolist()]})
+                           "keys": [tag_key(key) for key in self._index.tolist()]})
 
     @classmethod
     def from_json(cls, text: str) -> IdMapper:
@@ -507,14 +563,15 @@ class IdMapper:
             raise ValueError(f"unsupported IdMapper JSON format {payload.get('format')!r}.")
         keys = payload["keys"]
         if payload["kind"] == "tagged":
-            keys = [_untag(pair) for pair in keys]
+            keys = [untag_key(pair) for pair in keys]
         mapper = cls()
         if keys:
             mapper._index = pd.Index(as_key_array(keys))
         return mapper
 
 
-def _tag(key: Any) -> list:
+def tag_key(key: Any) -> list:
+    """A key as a JSON-able ``[type, value]`` pair (see ``IdMapper.to_json``)."""
     if isinstance(key, (bool, np.bool_)):
         return ["bool", bool(key)]
     if isinstance(key, (int, np.integer)):
@@ -533,7 +590,8 @@ def _tag(key: Any) -> list:
     )
 
 
-def _untag(pair: list) -> Any:
+def untag_key(pair: list) -> Any:
+    """The key of a :func:`tag_key` pair."""
     kind, value = pair
     decoders = {"bool": bool, "int": int, "str": str, "float": float,
                 "uuid": uuid.UUID, "bytes": bytes.fromhex}

@@ -15,10 +15,20 @@ in index order) is bit-for-bit reproducible, and the random streams do not depen
 the thread count. Examples with zero sample weight are skipped entirely, so they change
 neither parameters nor accumulators.
 
+Frozen rows: ``user_trainable`` / ``item_trainable`` (uint8, one entry per feature row)
+say which rows may change; a row whose entry is 0 is read (it scores, it is drawn as a
+negative, it enters the other side's gradients) but never stepped, so its parameters and
+accumulators stay bit-identical. An empty array (shape (0,)) means every row trains; it is
+tested at run time rather than compiled as a ``None`` specialisation, which would double
+the compiled variants of every kernel. A kernel given masks does not use the fused
+identity steps. The L2 bookkeeping counts only the steps taken (see
+``updates.update_row``), so an example that steps no trainable row adds no decay.
+
 L2 regularisation is not applied here: each example adds ``log(1 + alpha * lr_avg)`` for
 the user and item side to ``reg_log_decay[block]`` (``lr_avg`` being the mean learning
-rate of the parameters it touched, as in LightFM), and the caller multiplies all
-parameters by ``exp(-sum)`` after each chunk of examples (``updates.decay_parameters``).
+rate of the parameters it stepped, as in LightFM), and the caller multiplies all
+parameters of the trainable rows by ``exp(-sum)`` after each chunk of examples
+(``updates.decay_parameters``).
 """
 
 import numpy as np
@@ -139,6 +149,7 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
                  user_biases, user_bias_accum, user_bias_momentum,
                  item_embeddings, item_embedding_accum, item_embedding_momentum,
                  item_biases, item_bias_accum, item_bias_momentum,
+                 user_trainable, item_trainable,
                  learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                  rng_states, reg_log_decay):
     """One pass of logistic loss over ``order``: label 1 if value > 0, else 0.
@@ -156,6 +167,9 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
         (a compile-time specialisation: no CSR indirection); same for items.
     user_embeddings ... item_bias_momentum : float32 arrays
         Model parameters and accumulators, updated in place.
+    user_trainable, item_trainable : uint8[n_features] or uint8[0]
+        Per feature row, nonzero if the row may change (see the module docstring); empty:
+        every row trains.
     learning_rate, rho, epsilon : float
     adadelta : bool
     user_alpha, item_alpha : float
@@ -170,8 +184,10 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    # Identity features and adagrad: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta
+    # Identity features, adagrad and no frozen rows: one fused pass over the rows (the
+    # common case; the fused steps know no masks).
+    fused = (user_indptr is None and item_indptr is None and not adadelta
+             and user_trainable.shape[0] == 0 and item_trainable.shape[0] == 0)
     next_task = np.zeros(1, dtype=np.int64)
     for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
@@ -216,13 +232,13 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
                 lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
                                        user_repr, g, g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                        item_repr, g, g, user_embeddings, user_embedding_accum,
                                        user_embedding_momentum, user_biases, user_bias_accum,
-                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       user_bias_momentum, user_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 _record_decay(decay, lr_i + lr_u, n_i + n_u, d,
                               user_alpha, item_alpha, lr_lanes)
             _flush_decay(reg_log_decay, block, decay)
@@ -237,6 +253,7 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             user_biases, user_bias_accum, user_bias_momentum,
             item_embeddings, item_embedding_accum, item_embedding_momentum,
             item_biases, item_bias_accum, item_bias_momentum,
+            user_trainable, item_trainable,
             learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
             rng_states, reg_log_decay,
             positives_indptr, positives_indices, positives_bits, negative_pool, max_redraws):
@@ -245,22 +262,26 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
     Extra parameters (see ``fit_logistic`` for the rest)
     ---------------------------------------------------
     positives_indptr, positives_indices : int32
-        CSR of each user's positive items, sorted within rows.
+        CSR of the items never used as a user's negative, sorted within rows (the model
+        passes every stored entry of the user, as LightFM does).
     positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
-        The same positives as a bit table (``epoch_inputs.positives_bitset``), for the
+        The same items as a bit table (``epoch_inputs.positives_bitset``), for the
         "is this draw a positive?" test; an empty table (large catalogues) falls back to
         a binary search of the CSR row.
     negative_pool : int32[p]
-        Item ids of all positive interactions: drawing uniformly from it samples negatives
-        from the empirical item distribution, as LightFM does.
+        Item ids of the interactions (the model passes those of every stored entry):
+        drawing uniformly from it samples negatives from the empirical item
+        distribution, as LightFM does.
     max_redraws : int
         Redraws allowed while the sampled item is a positive of the user.
     """
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    # Identity features and adagrad: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta
+    # Identity features, adagrad and no frozen rows: one fused pass over the rows (the
+    # common case; the fused steps know no masks).
+    fused = (user_indptr is None and item_indptr is None and not adadelta
+             and user_trainable.shape[0] == 0 and item_trainable.shape[0] == 0)
     pool_size = negative_pool.shape[0]
     next_task = np.zeros(1, dtype=np.int64)
     for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
@@ -336,18 +357,18 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
                 lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                        user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                        user_repr, g, g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                        difference, g, g, user_embeddings, user_embedding_accum,
                                        user_embedding_momentum, user_biases, user_bias_accum,
-                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       user_bias_momentum, user_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_sum = lr_p + lr_n + lr_u
                 n_features = n_p + n_n + n_u
                 _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
@@ -449,6 +470,7 @@ def fit_warp(user_ids, item_ids, values, weights, order,
              user_biases, user_bias_accum, user_bias_momentum,
              item_embeddings, item_embedding_accum, item_embedding_momentum,
              item_biases, item_bias_accum, item_bias_momentum,
+             user_trainable, item_trainable,
              learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
              rng_states, reg_log_decay,
              positives_indptr, positives_indices, positives_bits, n_items, max_sampled,
@@ -493,8 +515,10 @@ def fit_warp(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    # Identity features and adagrad: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta
+    # Identity features, adagrad and no frozen rows: one fused pass over the rows (the
+    # common case; the fused steps know no masks).
+    fused = (user_indptr is None and item_indptr is None and not adadelta
+             and user_trainable.shape[0] == 0 and item_trainable.shape[0] == 0)
     next_task = np.zeros(1, dtype=np.int64)
     for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
@@ -569,18 +593,18 @@ def fit_warp(user_ids, item_ids, values, weights, order,
                 lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                        user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                        user_repr, g, g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                        difference, g, g, user_embeddings, user_embedding_accum,
                                        user_embedding_momentum, user_biases, user_bias_accum,
-                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       user_bias_momentum, user_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_sum = lr_p + lr_n + lr_u
                 n_features = n_p + n_n + n_u
                 _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
@@ -598,6 +622,7 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                  user_biases, user_bias_accum, user_bias_momentum,
                  item_embeddings, item_embedding_accum, item_embedding_momentum,
                  item_biases, item_bias_accum, item_bias_momentum,
+                 user_trainable, item_trainable,
                  learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                  rng_states, reg_log_decay,
                  positives_indptr, positives_indices, positives_bits, n_items, max_sampled,
@@ -614,8 +639,10 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n_examples = order.shape[0]
     n_blocks = rng_states.shape[0]
-    # Identity features and adagrad: one fused pass over the rows (the common case).
-    fused = user_indptr is None and item_indptr is None and not adadelta
+    # Identity features, adagrad and no frozen rows: one fused pass over the rows (the
+    # common case; the fused steps know no masks).
+    fused = (user_indptr is None and item_indptr is None and not adadelta
+             and user_trainable.shape[0] == 0 and item_trainable.shape[0] == 0)
     next_task = np.zeros(1, dtype=np.int64)
     for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
@@ -717,18 +744,18 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                 lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                                        user_repr, -g, -g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                                        user_repr, g, g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                        difference, g, g, user_embeddings, user_embedding_accum,
                                        user_embedding_momentum, user_biases, user_bias_accum,
-                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       user_bias_momentum, user_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_sum = lr_p + lr_n + lr_u
                 n_features = n_p + n_n + n_u
                 _record_decay(decay, lr_sum, n_features, d, user_alpha, item_alpha,
@@ -746,6 +773,7 @@ def fit_explicit(user_ids, item_ids, values, weights, order,
                  user_biases, user_bias_accum, user_bias_momentum,
                  item_embeddings, item_embedding_accum, item_embedding_momentum,
                  item_biases, item_bias_accum, item_bias_momentum,
+                 user_trainable, item_trainable,
                  learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                  rng_states, reg_log_decay, poisson):
     """One pass of an explicit-feedback loss over ``order`` (every stored value is a
@@ -760,7 +788,10 @@ def fit_explicit(user_ids, item_ids, values, weights, order,
     d = item_embeddings.shape[1]
     n = order.shape[0]
     n_blocks = rng_states.shape[0]
-    fused = user_indptr is None and item_indptr is None and not adadelta
+    # Identity features, adagrad and no frozen rows: one fused pass over the rows (the
+    # common case; the fused steps know no masks).
+    fused = (user_indptr is None and item_indptr is None and not adadelta
+             and user_trainable.shape[0] == 0 and item_trainable.shape[0] == 0)
     next_task = np.zeros(1, dtype=np.int64)
     for _worker in prange(n_blocks):  # surplus workers find the counter exhausted
         user_repr = np.empty(d, dtype=np.float32)
@@ -807,13 +838,13 @@ def fit_explicit(user_ids, item_ids, values, weights, order,
                 lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
                                        user_repr, g, g, item_embeddings, item_embedding_accum,
                                        item_embedding_momentum, item_biases, item_bias_accum,
-                                       item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       item_bias_momentum, item_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                                        item_repr, g, g, user_embeddings, user_embedding_accum,
                                        user_embedding_momentum, user_biases, user_bias_accum,
-                                       user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                                       lr_lanes)
+                                       user_bias_momentum, user_trainable, learning_rate, rho,
+                                       epsilon, adadelta, lr_lanes)
                 _record_decay(decay, lr_i + lr_u, n_i + n_u, d,
                               user_alpha, item_alpha, lr_lanes)
             _flush_decay(reg_log_decay, block, decay)
@@ -827,6 +858,7 @@ def _sampled_pairwise_step(user, positive, negative, g, user_indptr, user_indice
                            user_biases, user_bias_accum, user_bias_momentum,
                            item_embeddings, item_embedding_accum, item_embedding_momentum,
                            item_biases, item_bias_accum, item_bias_momentum,
+                           user_trainable, item_trainable,
                            learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
                            negative_repr, difference, lr_lanes):
     """LightFM's pairwise step (as in ``fit_bpr``) with the pre-step representations;
@@ -837,18 +869,18 @@ def _sampled_pairwise_step(user, positive, negative, g, user_indptr, user_indice
     lr_p, n_p = update_row(item_indptr, item_indices, item_data, positive,
                            user_repr, -g, -g, item_embeddings, item_embedding_accum,
                            item_embedding_momentum, item_biases, item_bias_accum,
-                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                           lr_lanes)
+                           item_bias_momentum, item_trainable, learning_rate, rho,
+                           epsilon, adadelta, lr_lanes)
     lr_n, n_n = update_row(item_indptr, item_indices, item_data, negative,
                            user_repr, g, g, item_embeddings, item_embedding_accum,
                            item_embedding_momentum, item_biases, item_bias_accum,
-                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                           lr_lanes)
+                           item_bias_momentum, item_trainable, learning_rate, rho,
+                           epsilon, adadelta, lr_lanes)
     lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                            difference, g, g, user_embeddings, user_embedding_accum,
                            user_embedding_momentum, user_biases, user_bias_accum,
-                           user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                           lr_lanes)
+                           user_bias_momentum, user_trainable, learning_rate, rho,
+                           epsilon, adadelta, lr_lanes)
     return lr_p + lr_n + lr_u, n_p + n_n + n_u
 
 
@@ -859,19 +891,20 @@ def _sampled_pointwise_step(user, item, g, user_indptr, user_indices, user_data,
                             user_biases, user_bias_accum, user_bias_momentum,
                             item_embeddings, item_embedding_accum, item_embedding_momentum,
                             item_biases, item_bias_accum, item_bias_momentum,
+                            user_trainable, item_trainable,
                             learning_rate, rho, epsilon, adadelta, user_repr, item_repr,
                             lr_lanes):
     """The logistic step of ``fit_logistic`` with gradient ``g`` on the score."""
     lr_i, n_i = update_row(item_indptr, item_indices, item_data, item,
                            user_repr, g, g, item_embeddings, item_embedding_accum,
                            item_embedding_momentum, item_biases, item_bias_accum,
-                           item_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                           lr_lanes)
+                           item_bias_momentum, item_trainable, learning_rate, rho,
+                           epsilon, adadelta, lr_lanes)
     lr_u, n_u = update_row(user_indptr, user_indices, user_data, user,
                            item_repr, g, g, user_embeddings, user_embedding_accum,
                            user_embedding_momentum, user_biases, user_bias_accum,
-                           user_bias_momentum, learning_rate, rho, epsilon, adadelta,
-                           lr_lanes)
+                           user_bias_momentum, user_trainable, learning_rate, rho,
+                           epsilon, adadelta, lr_lanes)
     return lr_i + lr_u, n_i + n_u
 
 
@@ -890,6 +923,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                 user_biases, user_bias_accum, user_bias_momentum,
                 item_embeddings, item_embedding_accum, item_embedding_momentum,
                 item_biases, item_bias_accum, item_bias_momentum,
+                user_trainable, item_trainable,
                 learning_rate, rho, epsilon, adadelta, user_alpha, item_alpha,
                 rng_states, reg_log_decay,
                 positives_indptr, positives_indices, positives_bits, negative_pool, max_redraws,
@@ -992,6 +1026,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                         user_biases, user_bias_accum, user_bias_momentum,
                         item_embeddings, item_embedding_accum, item_embedding_momentum,
                         item_biases, item_bias_accum, item_bias_momentum,
+                        user_trainable, item_trainable,
                         learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
                         lr_lanes)
                     _record_decay(decay, lr_sum, n_features, d, user_alpha,
@@ -1013,6 +1048,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                             user_biases, user_bias_accum, user_bias_momentum,
                             item_embeddings, item_embedding_accum, item_embedding_momentum,
                             item_biases, item_bias_accum, item_bias_momentum,
+                            user_trainable, item_trainable,
                             learning_rate, rho, epsilon, adadelta, user_repr, negative_repr,
                             lr_lanes)
                         _record_decay(decay, lr_sum, n_features, d, user_alpha,
@@ -1061,6 +1097,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
                         user_biases, user_bias_accum, user_bias_momentum,
                         item_embeddings, item_embedding_accum, item_embedding_momentum,
                         item_biases, item_bias_accum, item_bias_momentum,
+                        user_trainable, item_trainable,
                         learning_rate, rho, epsilon, adadelta, user_repr, positive_repr,
                         negative_repr, difference, lr_lanes)
                     _record_decay(decay, lr_sum, n_features, d, user_alpha,

@@ -74,8 +74,8 @@ def _adadelta_feature(feature, weight, direction, scale, bias_gradient, embeddin
 @jit.inline
 def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
                embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
-               bias_momentum, learning_rate, rho, epsilon, adadelta, lr_lanes):
-    """Step every feature of ``row`` against its gradient.
+               bias_momentum, trainable, learning_rate, rho, epsilon, adadelta, lr_lanes):
+    """Step every trainable feature of ``row`` against its gradient.
 
     Parameters
     ----------
@@ -89,6 +89,11 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
         Scalar parts of the embedding and bias gradients.
     embeddings, embedding_accum, embedding_momentum : float32[n_features, d]
     biases, bias_accum, bias_momentum : float32[n_features]
+    trainable : uint8[n_features] or uint8[0]
+        Features whose entry is 0 are skipped (their parameters and accumulators are
+        left exactly as they are); an empty array: every feature is stepped. A run-time
+        test, not a ``None`` specialisation (which would double every kernel's compiled
+        variants); without a mask the floats are those of the unmasked loop.
     learning_rate, rho, epsilon : float
     adadelta : bool
         Use adadelta (else adagrad; ``*_momentum`` then unused).
@@ -99,12 +104,15 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     Returns
     -------
     lr_sum : float
-        Sum of the bias learning rates used (one per feature).
+        Sum of the bias learning rates used (one per feature stepped).
     n_features : int
-        Number of features stepped.
+        Number of features stepped (frozen ones not counted), for the L2 bookkeeping.
     """
+    masked = trainable.shape[0] > 0
     if indptr is None:
         # Fast path: the row is its own single feature with weight 1.
+        if masked and trainable[row] == 0:
+            return 0.0, 0
         if adadelta:
             lr_sum = _adadelta_feature(
                 row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
@@ -120,25 +128,35 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     lr_sum = 0.0
     start = indptr[row]
     stop = indptr[row + 1]
+    stepped = 0
     if adadelta:
         for position in range(start, stop):
+            feature = indices[position]
+            if masked and trainable[feature] == 0:
+                continue
             lr_sum += _adadelta_feature(
-                indices[position], data[position], direction, scale, bias_gradient,
+                feature, data[position], direction, scale, bias_gradient,
                 embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
                 bias_momentum, rho, epsilon, lr_lanes,
             )
+            stepped += 1
     else:
         for position in range(start, stop):
+            feature = indices[position]
+            if masked and trainable[feature] == 0:
+                continue
             lr_sum += _adagrad_feature(
-                indices[position], data[position], direction, scale, bias_gradient,
+                feature, data[position], direction, scale, bias_gradient,
                 embeddings, embedding_accum, biases, bias_accum, learning_rate, lr_lanes,
             )
-    return lr_sum, stop - start
+            stepped += 1
+    return lr_sum, stepped
 
 
 @jit.parallel
-def decay_parameters(embeddings, biases, factor):
-    """Multiply every embedding and bias of one side by ``factor`` (the pending L2 decay).
+def decay_parameters(embeddings, biases, factor, trainable):
+    """Multiply the embeddings and biases of one side's trainable rows by ``factor`` (the
+    pending L2 decay).
 
     Parameters
     ----------
@@ -146,10 +164,15 @@ def decay_parameters(embeddings, biases, factor):
     biases : float32[n_features]
     factor : float
         ``exp(-sum of log(1 + alpha * lr_avg))`` over the examples since the last call.
+    trainable : uint8[n_features] or uint8[0]
+        Rows whose entry is 0 are left untouched (frozen); empty: every row decays.
     """
     f = np.float32(factor)
     n, d = embeddings.shape
+    masked = trainable.shape[0] > 0
     for row in prange(n):
+        if masked and trainable[row] == 0:
+            continue
         for c in range(d):
             embeddings[row, c] *= f
         biases[row] *= f

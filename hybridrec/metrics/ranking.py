@@ -1,6 +1,6 @@
 """Ranking metrics: lightfm.evaluation's four (same signatures and semantics) and more.
 
-All metrics come from one fused parallel numba pass (``hybridrec._ranking.rank_items``):
+All metrics come from one fused parallel numba pass (``hybridrec._scoring.rank_items``):
 each thread scores four users at a time against every item from the model's user and
 item representations, masks their train items and ranks their test items (and builds
 top-k lists where needed) while the scores are in cache; then every per-user metric
@@ -17,6 +17,7 @@ of ``test_interactions``.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._ranking import RankResult, prepare_test_train, rank_items
+from .._scoring import RankResult, check_identity_shape, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
 from ._aggregate import EvaluationParts, summarise
@@ -42,12 +43,21 @@ GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
 
 
 def _representations(model, user_features, item_features, n_users: int, n_items: int):
-    """User vectors and item vectors + biases of a LightFM-like model, checked for size."""
-    _, user_vectors = model.get_user_representations(user_features)
-    item_biases, item_vectors = model.get_item_representations(item_features)
+    """User vectors and item vectors + biases of a LightFM-like model, checked for size.
+
+    A hybridrec model is read once for both (``_reading``), so a fit finishing in
+    another thread between the two calls cannot mix its states."""
+    reading = getattr(model, "_reading", None)
+    with reading("metrics") if callable(reading) else contextlib.nullcontext():
+        _, user_vectors = model.get_user_representations(user_features)
+        item_biases, item_vectors = model.get_item_representations(item_features)
     user_vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     item_biases = np.ascontiguousarray(item_biases, dtype=np.float32)
+    # As lightfm.evaluation (through predict_rank): without feature matrices the test
+    # matrix must have exactly the model's users and items.
+    check_identity_shape((n_users, n_items), user_features is None, item_features is None,
+                         user_vectors.shape[0], item_vectors.shape[0])
     if user_vectors.shape[0] < n_users:
         raise ValueError(
             f"test_interactions has {n_users} users but the model represents only "
@@ -256,8 +266,18 @@ def reciprocal_rank(model, test_interactions, train_interactions=None, user_feat
     return _rows(per_user.reciprocal_rank, result, preserve_rows, 0.0)
 
 
-def _item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
-    """Fraction of users with an interaction with each item (train, else test)."""
+def item_popularity(train: sp.csr_matrix, test: sp.csr_matrix) -> np.ndarray:
+    """Fraction of users with an interaction with each item: from ``train`` when it has
+    entries, else from ``test`` (how ``popularity_at_k`` and ``evaluate`` measure it).
+
+    Parameters
+    ----------
+    train, test : scipy.sparse.csr_matrix, shape (n_users, n_items)
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_items,)
+    """
     source = train if train.nnz else test
     return np.bincount(source.indices, minlength=source.shape[1]) / max(source.shape[0], 1)
 
@@ -297,7 +317,7 @@ def _coverage(result: RankResult) -> float:
 
 
 def _popularity(result: RankResult, train: sp.csr_matrix, k: int) -> np.ndarray:
-    return _list_popularity(result.top_items, _item_popularity(train, result.test), k)
+    return _list_popularity(result.top_items, item_popularity(train, result.test), k)
 
 
 def _list_popularity(top_items: np.ndarray, popularity: np.ndarray, k: int) -> np.ndarray:
@@ -354,7 +374,7 @@ def evaluate(model, test_interactions, train_interactions=None, k=(5, 10, 20),
                           item_features, num_threads, check_intersections,
                           top_k=options["k"], exact_below=options["exact_below"],
                           best=options["best"])
-    popularity = _item_popularity(train, result.test) if "popularity" in metrics else None
+    popularity = item_popularity(train, result.test) if "popularity" in metrics else None
     return summarise(evaluation_parts(result, train, ks, metrics, popularity, num_threads))
 
 
@@ -391,7 +411,7 @@ def evaluation_parts(result: RankResult, train: sp.csr_matrix, ks: tuple[int, ..
     """Per-user metric values of ``result``'s users, reduced to exactly combinable sums.
 
     ``result`` must carry top-``max(ks)`` lists when coverage or popularity is asked for;
-    ``popularity`` is the item popularity (``_item_popularity`` of the whole data set, not
+    ``popularity`` is the item popularity (``item_popularity`` of the whole data set, not
     of one part of the users).
     """
     per_user = _user_metrics(result, train, ks, num_threads, with_auc="auc" in metrics)

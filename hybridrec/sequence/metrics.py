@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._config import INDEX
-from .._ranking import SORT_THRESHOLD, as_sorted_csr, rank_items
+from .._scoring import SORT_THRESHOLD, as_sorted_csr, rank_items
 from .._threads import check_num_threads, numba_threads
 from .._validation import check_positive_int
 from ..kernels import scoring

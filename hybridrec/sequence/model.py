@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .._config import INDEX
 from .._params import ParamsMixin
-from .._ranking import top_k
+from .._scoring import top_k
 from .._threads import check_num_threads
 from .._validation import check_positive_int
 from .data import SequenceArrays, Sequences

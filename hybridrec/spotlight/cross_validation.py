@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import is_real
 from ._hashing import murmurhash3_32
 from .interactions import Interactions
 
@@ -40,8 +41,7 @@ def _check_interactions(interactions: object) -> Interactions:
 
 
 def _check_percentage(test_percentage: object) -> float:
-    if isinstance(test_percentage, (bool, np.bool_)) or not isinstance(
-            test_percentage, numbers.Real) or not 0.0 <= test_percentage <= 1.0:
+    if not is_real(test_percentage) or not 0.0 <= test_percentage <= 1.0:
         raise ValueError(f"test_percentage must be a number in [0, 1], got {test_percentage!r}.")
     return float(test_percentage)
 

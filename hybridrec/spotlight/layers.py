@@ -20,12 +20,13 @@ looks embeddings up, as a PyTorch embedding layer does.
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import is_integer, is_real
+from ._compat import SPARSE_REASON, warn_no_effect
 from ._hashing import murmurhash3_32
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ SEEDS = [
 
 
 def _count(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
@@ -64,7 +65,8 @@ class _EmbeddingLayer:
         if padding_idx is not None:
             padding_idx = _count(padding_idx, "padding_idx", 0)
         self.padding_idx = padding_idx
-        # Ignored: hybridrec's updates are sparse anyway (an example touches its own rows).
+        if sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON)
         self.sparse = bool(sparse)
         self._engine: LightFM | None = None
         self._attribute: str | None = None
@@ -165,7 +167,7 @@ class ScaledEmbedding(_EmbeddingLayer):
     padding_idx : int, optional
         An id whose embedding is fixed at zero.
     sparse : bool, default False
-        Accepted for compatibility and ignored: hybridrec's updates are always sparse.
+        ``True`` warns that it has no effect: hybridrec's updates are always sparse.
     """
 
 
@@ -203,7 +205,8 @@ class BloomEmbedding(_EmbeddingLayer):
     num_hash_functions : int, default 4
         At most ``len(SEEDS)`` (24).
     bag : bool, default False
-        Spotlight's choice of PyTorch module; the same sums here, so ignored.
+        Spotlight's choice of PyTorch module (the same sums); ``True`` warns that it has
+        no effect.
     padding_idx : int or None, default 0
         ``None``: no padding id, every table row is trainable.
     """
@@ -212,8 +215,7 @@ class BloomEmbedding(_EmbeddingLayer):
                  compression_ratio: float = 0.2, num_hash_functions: int = 4,
                  bag: bool = False, padding_idx: int | None = 0) -> None:
         super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx)
-        if isinstance(compression_ratio, (bool, np.bool_)) or not isinstance(
-                compression_ratio, numbers.Real) or not (
+        if not is_real(compression_ratio) or not (
                 np.isfinite(compression_ratio) and compression_ratio > 0):
             raise ValueError(f"compression_ratio must be a number > 0, got "
                              f"{compression_ratio!r}.")
@@ -232,6 +234,9 @@ class BloomEmbedding(_EmbeddingLayer):
         if self.num_hash_functions > len(SEEDS):
             raise ValueError(f"Can use at most {len(SEEDS)} hash functions "
                              f"({self.num_hash_functions} requested).")
+        if bag:
+            warn_no_effect("bag=True", "Spotlight's EmbeddingBag variant computes the same "
+                           "sums of hashed rows, which the feature matrix does here.")
         self.bag = bool(bag)
         self._masks = SEEDS[:self.num_hash_functions]
         self._hashes: np.ndarray | None = None

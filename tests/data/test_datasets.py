@@ -225,3 +225,79 @@ def test_load_movielens_1m_format(tmp_path):
 def test_load_movielens_unknown_layout(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no MovieLens ratings"):
         load_movielens(tmp_path)
+
+
+def _lightfm_cache(home: Path) -> Path:
+    """LightFM's own cache layout under ``home``: its archive name for MovieLens and its
+    StackExchange path, as ``lightfm.datasets`` leaves them."""
+    movielens = home / "movielens100k"
+    movielens.mkdir(parents=True)
+    with zipfile.ZipFile(movielens / "movielens.zip", "w") as archive:
+        for name in ("ua.base", "ua.test", "u.item", "u.genre", "u.data"):
+            archive.write(shared_data_path("ml-100k", name), f"ml-100k/{name}")
+    stack = home / "stackexchange" / "crossvalidated"
+    stack.mkdir(parents=True)
+    (stack / "data.npz").symlink_to(shared_data_path("stackexchange-crossvalidated",
+                                                     "data.npz"))
+    return home
+
+
+def _no_download(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("fetch tried to download although the data are cached")
+
+    monkeypatch.setattr(datasets, "_download", refuse)
+
+
+def test_lightfm_data_home_is_read_without_download(tmp_path, monkeypatch):
+    """A data_home that LightFM filled (movielens100k/movielens.zip) is found as it is."""
+    _no_download(monkeypatch)
+    home = _lightfm_cache(tmp_path / "lightfm_cache")
+    data = fetch_movielens(data_home=home)  # download_if_missing=True, LightFM's default
+    assert (data["train"].nnz, data["test"].nnz) == (90570, 9430)
+    assert data["item_features"].shape == (1682, 1682)
+    stack = fetch_stackexchange("crossvalidated", data_home=home)
+    assert (stack["train"].shape, stack["train"].nnz) == ((2836, 72360), 51477)
+
+
+def test_lightfm_default_directory_is_searched_after_hybridrec_s(tmp_path, monkeypatch):
+    """Without data_home: hybridrec's directory first, then ~/lightfm_data (LightFM's
+    default), before any download; LightFM's directory is never written to."""
+    _no_download(monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HYBRIDREC_DATA", str(tmp_path / "hybridrec_cache"))
+    assert datasets.lightfm_data_home() == tmp_path / "lightfm_data"
+    with pytest.raises(AssertionError, match="tried to download"):
+        fetch_movielens()
+    _lightfm_cache(tmp_path / "lightfm_data")
+    before = sorted(p.name for p in (tmp_path / "lightfm_data").rglob("*"))
+    assert fetch_movielens()["train"].nnz == 90570
+    assert fetch_stackexchange("crossvalidated")["train"].shape == (2836, 72360)
+    assert sorted(p.name for p in (tmp_path / "lightfm_data").rglob("*")) == before
+    # hybridrec's own cache wins when both exist.
+    own = tmp_path / "hybridrec_cache" / "movielens100k"
+    own.mkdir(parents=True)
+    with zipfile.ZipFile(own / "ml-100k.zip", "w") as archive:
+        for name in ("ua.base", "ua.test", "u.item", "u.genre"):
+            archive.write(shared_data_path("ml-100k", name), f"ml-100k/{name}")
+    monkeypatch.setattr(datasets, "_read_ml100k_members", _recording_reader(own))
+    fetch_movielens()
+
+
+def _recording_reader(expected_folder: Path):
+    original = datasets._read_ml100k_members
+
+    def read(source: Path, members: tuple[str, ...]) -> dict[str, bytes]:
+        assert source.parent == expected_folder, source
+        return original(source, members)
+
+    return read
+
+
+def test_lightfm_layout_with_download_disabled_names_hybridrec_s_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HYBRIDREC_DATA", str(tmp_path / "hybridrec_cache"))
+    with pytest.raises(FileNotFoundError, match="hybridrec_cache.*ml-100k.zip"):
+        fetch_movielens(download_if_missing=False)
+    with pytest.raises(FileNotFoundError, match="hybridrec_cache.*crossvalidated.*data.npz"):
+        fetch_stackexchange("crossvalidated", download_if_missing=False)

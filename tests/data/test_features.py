@@ -84,7 +84,7 @@ def test_given_mappers_unknown_policies(events):
 
 
 def test_interaction_errors(events):
-    with pytest.raises(ValueError, match=r"column\(s\) \['rating'\] not in the frame"):
+    with pytest.raises(ValueError, match=r"frame has no column\(s\) \['rating'\]"):
         interactions_from_frame(events, "user", "item", "rating")
     bad = events.assign(user=["ann", None, "bob", "cy", "ann", "bob"])
     with pytest.raises(ValueError, match=r"id column 'user' contains 1 missing key.*\[1\]"):
@@ -172,7 +172,7 @@ def test_feature_frame_errors(items):
                             categorical=["genre"])
     with pytest.raises(ValueError, match="numeric column 'genre' must be numeric"):
         features_from_frame(items, "item", numeric=["genre"])
-    with pytest.raises(ValueError, match=r"feature columns: column\(s\) \['colour'\]"):
+    with pytest.raises(ValueError, match=r"frame has no column\(s\) \['colour'\]"):
         features_from_frame(items, "item", categorical=["colour"])
     with pytest.raises(ValueError, match="n_bins must be a positive integer, got 0"):
         features_from_frame(items, "item", numeric=["price"], n_bins=0)

@@ -12,6 +12,8 @@ from tests import naive
 N_USERS, N_ITEMS, D = 9, 14, 4
 NAMES = ("embeddings", "embedding_gradients", "embedding_momentum",
          "biases", "bias_gradients", "bias_momentum")
+#: The kernels' (user, item) trainable masks for "every row trains".
+ALL_ROWS = (np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
 
 
 SAMPLED_MODES = {"pointwise": losses.SAMPLED_POINTWISE, "bpr-multi": losses.SAMPLED_BPR,
@@ -126,7 +128,7 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
     args = [user_ids, item_ids, values, weights, order,
             *_csr_args(user_features, identity), *_csr_args(item_features, identity),
             *(kernel_params[f"user_{n}"] for n in NAMES),
-            *(kernel_params[f"item_{n}"] for n in NAMES),
+            *(kernel_params[f"item_{n}"] for n in NAMES), *ALL_ROWS,
             learning_rate, rho, epsilon, adadelta, alpha, 2 * alpha,
             rng_states, reg_log_decay]
     # Both membership tests, the bit table and the binary search, must give the
@@ -183,7 +185,7 @@ def test_zero_weight_example_changes_nothing():
     losses.fit_logistic(user_ids, item_ids, values, weights, np.arange(2, dtype=np.int32),
                         None, None, None, None, None, None,
                         *(params[f"user_{n}"] for n in NAMES),
-                        *(params[f"item_{n}"] for n in NAMES),
+                        *(params[f"item_{n}"] for n in NAMES), *ALL_ROWS,
                         0.05, 0.95, 1e-6, True, 0.0, 0.0,
                         np.ones(1, dtype=np.uint64), np.zeros((1, 2)))
     for name in params:
@@ -211,7 +213,7 @@ def test_warp_mixing_never_uses_a_positive_as_negative(loss):
         kernel(user_ids, item_ids, values, weights, order,
                None, None, None, None, None, None,
                *(params[f"user_{n}"] for n in NAMES), *(params[f"item_{n}"] for n in NAMES),
-               0.05, 0.95, 1e-6, False, 0.0, 0.0,
+               *ALL_ROWS, 0.05, 0.95, 1e-6, False, 0.0, 0.0,
                np.ones(1, dtype=np.uint64), np.zeros((1, 2)),
                indptr, indices, bits, N_ITEMS, 10, 10.0, *extra, *known, mixing)
         unchanged = all(np.array_equal(params[name], before[name]) for name in params)

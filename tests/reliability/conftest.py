@@ -73,9 +73,11 @@ def recommender_checksum(rec: Recommender) -> str:
     digest.update(model_checksum(rec.model_).encode())
     for side in ("user", "item"):
         _feed(digest, getattr(rec, f"{side}_mapper_").keys)
-        state = rec._state[side]
-        _feed(digest, {key: state[key] for key in ("side", "names", "active", "matrix",
-                                                    "spec", "bin_edges")})
+        state = rec._state.side(side)
+        _feed(digest, {"side": state.side_features, "names": state.names,
+                       "active": state.active, "matrix": state.matrix,
+                       "encoder": None if state.encoder is None else state.encoder.to_dict(),
+                       "bin_edges": state.bin_edges})
         features = getattr(rec, f"{side}_features_")
         _feed(digest, None if features is None else (features.matrix, features.names))
     _feed(digest, rec.interactions_)

@@ -164,6 +164,25 @@ def test_not_fitted_and_bad_arguments():
         ImplicitFactorizationModel().fit(data)
 
 
+def test_pytorch_only_arguments_warn():
+    with pytest.warns(UserWarning, match="sparse=True has no effect in hybridrec"):
+        ImplicitFactorizationModel(sparse=True)
+    with pytest.warns(UserWarning, match="sparse=True has no effect in hybridrec"):
+        ExplicitFactorizationModel(sparse=True)
+    with pytest.warns(UserWarning, match="sparse=True has no effect in hybridrec"):
+        BilinearNet(3, 4, sparse=True)
+    with pytest.warns(UserWarning, match="sparse=True has no effect"):
+        ScaledEmbedding(3, 4, sparse=True)
+    with pytest.warns(UserWarning, match="bag=True has no effect"):
+        BloomEmbedding(30, 4, compression_ratio=0.5, bag=True)
+    # use_cuda=False and the defaults are silent.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImplicitFactorizationModel(use_cuda=False)
+        BilinearNet(3, 4)
+
+
 def test_weights_are_sample_weights():
     data = _data()
     plain = _model("hinge").fit(data)

@@ -235,11 +235,18 @@ def test_multithreaded_fit_and_sparse_and_benchmark_are_accepted():
     train = _cycle_sequences()
     test = _cycle_sequences(seed=3)
     one = _model("cnn", n_iter=10, loss="adaptive_hinge", learning_rate=0.05).fit(train)
-    two = _model("cnn", n_iter=10, loss="adaptive_hinge", learning_rate=0.05,
-                 num_threads=2, sparse=True).fit(train)
+    with pytest.warns(UserWarning, match="sparse=True has no effect") as caught:
+        two = _model("cnn", n_iter=10, loss="adaptive_hinge", learning_rate=0.05,
+                     num_threads=2, sparse=True)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    two.fit(train)
     assert abs(sequence_mrr_score(one, test).mean()
                - sequence_mrr_score(two, test).mean()) < 0.1
-    CNNNet(10, benchmark=False, sparse=True)
+    for make in (lambda: CNNNet(10, benchmark=False, sparse=True),
+                 lambda: PoolNet(10, sparse=True), lambda: MixtureLSTMNet(10, sparse=True)):
+        with pytest.warns(UserWarning, match="sparse=True has no effect") as caught:
+            make()
+        assert len(caught) == 1 and caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("representation", [PoolNet, LSTMNet])

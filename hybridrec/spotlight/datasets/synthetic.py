@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from ..._validation import is_integer, is_real
 from ...kernels import markov
 from ..interactions import Interactions
 
@@ -48,7 +49,7 @@ def _generate_sequences(num_steps: int, transition_matrix: np.ndarray, order: in
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
@@ -91,8 +92,7 @@ def generate_sequential(num_users: int = 100, num_items: int = 1000,
     num_items = _check_int(num_items, "num_items", 2)
     num_interactions = _check_int(num_interactions, "num_interactions", 0)
     order = _check_int(order, "order", 1)
-    if isinstance(concentration_parameter, (bool, np.bool_)) or not isinstance(
-            concentration_parameter, numbers.Real) or not (
+    if not is_real(concentration_parameter) or not (
             np.isfinite(concentration_parameter) and concentration_parameter > 0):
         raise ValueError("concentration_parameter must be a finite number > 0, got "
                          f"{concentration_parameter!r}.")

@@ -27,7 +27,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from ..._validation import is_integer, is_real
 from ...model import LightFM
+from .._compat import SPARSE_REASON, warn_no_effect
 from ..interactions import Interactions
 from .representations import BilinearNet
 
@@ -41,13 +43,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def _check_real(value: object, name: str, positive: bool) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+    if not is_real(value) \
             or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}.")
@@ -112,6 +114,11 @@ class FactorizationModel:
             raise ValueError("random_state must be None, a numpy.random.RandomState, a "
                              f"Generator or a non-negative int, got {rs!r}.")
 
+    def _warn_pytorch_only(self) -> None:
+        """Warn about accepted arguments that change nothing (at construction)."""
+        if self.sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON, stacklevel=4)
+
     def _init_state(self) -> None:
         # Spotlight's names: set at the first fit.
         self._num_users: int | None = None
@@ -148,7 +155,7 @@ class FactorizationModel:
         net = self.representation
         if net is None:
             net = BilinearNet(interactions.num_users, interactions.num_items,
-                              self.embedding_dim, sparse=self.sparse)
+                              self.embedding_dim)
         for side, needed in (("user", interactions.num_users), ("item", interactions.num_items)):
             available = getattr(net, f"num_{side}s")
             if needed > available:

@@ -60,6 +60,7 @@ class ExplicitFactorizationModel(FactorizationModel):
         self.random_state = random_state
         self.num_threads = num_threads
         self._validate()
+        self._warn_pytorch_only()
         self._init_state()
 
     def _engine_loss(self) -> str:

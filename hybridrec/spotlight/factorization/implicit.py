@@ -47,7 +47,7 @@ class ImplicitFactorizationModel(FactorizationModel):
         The network, e.g. with ``BloomEmbedding`` layers; default a ``BilinearNet`` of
         ``embedding_dim`` built at the first fit.
     sparse : bool, default False
-        Accepted and ignored (updates are always sparse).
+        ``True`` warns that it has no effect (updates are always sparse).
     random_state : numpy.random.RandomState, Generator or int, optional
         Seeds the engine at the first fit (a RandomState is advanced once).
     num_negative_samples : int, default 5
@@ -85,6 +85,7 @@ class ImplicitFactorizationModel(FactorizationModel):
         self.num_negative_samples = num_negative_samples
         self.num_threads = num_threads
         self._validate()
+        self._warn_pytorch_only()
         self._init_state()
 
     def _validate(self) -> None:

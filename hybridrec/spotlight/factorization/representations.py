@@ -10,12 +10,13 @@ parameters live in a ``hybridrec.LightFM`` engine created by the model's first f
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..._validation import is_integer
+from .._compat import SPARSE_REASON, warn_no_effect
 from ..layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class BilinearNet:
         The biases follow the layer's rows (hashed for a ``BloomEmbedding``; Spotlight
         keeps a full bias per id there).
     sparse : bool, default False
-        Accepted for compatibility and ignored: hybridrec's updates are always sparse.
+        ``True`` warns that it has no effect: hybridrec's updates are always sparse.
 
     Attributes
     ----------
@@ -74,12 +75,13 @@ class BilinearNet:
                  sparse: bool = False) -> None:
         for name, value in (("num_users", num_users), ("num_items", num_items),
                             ("embedding_dim", embedding_dim)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(
-                    value, numbers.Integral) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
+        if sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON)
         self.sparse = bool(sparse)
         self.user_embeddings = _layer(user_embedding_layer, self.num_users, self.embedding_dim,
                                       "user_embedding_layer")

@@ -11,13 +11,13 @@ with ``num_threads`` threads.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..._validation import is_integer, is_real
 from ...sequence.data import SequenceArrays
 from ...sequence.model import recommend_from_arrays
 from ...sequence.network import SequenceNetwork
+from .._compat import warn_no_effect
 from .representations import CNNNet, LSTMNet, MixtureLSTMNet, PoolNet, SequenceNet
 
 __all__ = ["ImplicitSequenceModel"]
@@ -27,19 +27,20 @@ REPRESENTATIONS = {"pooling": PoolNet, "cnn": CNNNet, "lstm": LSTMNet,
                    "mixture": MixtureLSTMNet}
 _NOT_FITTED = ("This model is not fitted yet: call fit(interactions) before predict "
                "(Spotlight initialises the model at the first fit).")
+#: Why ``sparse=True`` changes nothing for the sequence models.
+SPARSE_REASON = ("it chooses PyTorch's gradient storage; hybridrec accumulates the item "
+                 "embedding gradients row by row and takes the same dense Adam step.")
 _TOO_LARGE = "Maximum item id greater than number of items in model."
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
 def _check_real(value: object, name: str, positive: bool) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or (value <= 0 if positive else value < 0):
+    if not is_real(value) or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}.")
     return float(value)
@@ -92,9 +93,9 @@ class ImplicitSequenceModel:
     use_cuda : bool, default False
         ``True`` raises ``ValueError`` (no GPU path; use ``num_threads``).
     sparse : bool, default False
-        Accepted and ignored: it chooses PyTorch's gradient storage; hybridrec
-        accumulates embedding gradients row by row either way (the Adam step is the
-        same dense one).
+        ``True`` warns that it has no effect: it chooses PyTorch's gradient storage;
+        hybridrec accumulates embedding gradients row by row either way (the Adam step
+        is the same dense one, as Spotlight's Adam with dense gradients).
     random_state : numpy.random.RandomState, Generator, int or None
         As in Spotlight, one number is drawn from it at construction (Spotlight seeds
         PyTorch with it; here it seeds the initial parameters), and it draws the
@@ -131,15 +132,16 @@ class ImplicitSequenceModel:
         self.num_negative_samples = num_negative_samples
         self.num_threads = num_threads
         self._validate()
+        if sparse:
+            warn_no_effect("sparse=True", SPARSE_REASON)
         if not (random_state is None
                 or isinstance(random_state, (np.random.RandomState, np.random.Generator))
-                or (isinstance(random_state, numbers.Integral)
-                    and not isinstance(random_state, bool) and random_state >= 0)):
+                or (is_integer(random_state) and random_state >= 0)):
             raise ValueError("random_state must be None, a numpy.random.RandomState, a "
                              f"Generator or a non-negative int, got {random_state!r}.")
         if random_state is None:
             random_state = np.random.RandomState()
-        elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        elif is_integer(random_state):
             random_state = np.random.RandomState(int(random_state))
         self.random_state = random_state
         # Spotlight draws PyTorch's seed here; it seeds the initial parameters instead.
@@ -198,8 +200,7 @@ class ImplicitSequenceModel:
         num_items = int(interactions.num_items)
         representation = self.representation
         if isinstance(representation, str):
-            net = REPRESENTATIONS[representation](num_items, self.embedding_dim,
-                                                  sparse=self.sparse)
+            net = REPRESENTATIONS[representation](num_items, self.embedding_dim)
         else:
             net = representation
             if net.num_items < num_items:

@@ -21,10 +21,9 @@ Their results agree with Spotlight's PyTorch modules for the same weights (check
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..._validation import is_integer
 from ...sequence.representations import (
     CNNSpec,
     LSTMSpec,
@@ -32,6 +31,7 @@ from ...sequence.representations import (
     PoolingSpec,
     RepresentationSpec,
 )
+from .._compat import warn_no_effect
 from ..layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
 
 __all__ = ["PADDING_IDX", "CNNNet", "LSTMNet", "MixtureLSTMNet", "PoolNet", "SequenceNet"]
@@ -41,15 +41,14 @@ PADDING_IDX = 0
 
 
 def _count(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
 def _to_iterable(value: object, num: int, name: str) -> tuple:
     """Spotlight's ``_to_iterable``: an int repeated ``num`` times, else the values."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_integer(value):
         values = (value,) * num
     else:
         try:
@@ -71,7 +70,7 @@ class SequenceNet:
         self.embedding_dim = _count(embedding_dim, "embedding_dim")
         if item_embedding_layer is None:
             item_embedding_layer = ScaledEmbedding(self.num_items, self.embedding_dim,
-                                                   padding_idx=PADDING_IDX, sparse=sparse)
+                                                   padding_idx=PADDING_IDX)
         elif not isinstance(item_embedding_layer, (ScaledEmbedding, BloomEmbedding)):
             raise ValueError(
                 "item_embedding_layer must be a hybridrec.spotlight.layers ScaledEmbedding "
@@ -97,8 +96,11 @@ class SequenceNet:
                     "a BloomEmbedding for a sequence model needs padding_idx=0 (item 0 is the "
                     f"padding item), got padding_idx={item_embedding_layer.padding_idx!r}.")
         self.item_embeddings = item_embedding_layer
-        self.item_biases = ZeroEmbedding(self.num_items, 1, padding_idx=PADDING_IDX,
-                                         sparse=sparse)
+        self.item_biases = ZeroEmbedding(self.num_items, 1, padding_idx=PADDING_IDX)
+        if sparse:
+            warn_no_effect("sparse=True", "it chooses PyTorch's gradient storage; hybridrec "
+                           "accumulates embedding gradients row by row either way.",
+                           stacklevel=4)
         self.sparse = bool(sparse)
         self.network = None
 
@@ -141,8 +143,8 @@ class PoolNet(SequenceNet):
     embedding_dim : int, default 32
     item_embedding_layer : ScaledEmbedding or BloomEmbedding, optional
     sparse : bool, default False
-        Accepted and ignored (a PyTorch gradient-storage option; hybridrec accumulates
-        embedding gradients row by row either way).
+        ``True`` warns that it has no effect (a PyTorch gradient-storage option;
+        hybridrec accumulates embedding gradients row by row either way).
     """
 
     def __init__(self, num_items: int, embedding_dim: int = 32,
@@ -185,7 +187,7 @@ class CNNNet(SequenceNet):
     nonlinearity : {'tanh', 'relu'}, default 'tanh'
     residual_connections : bool, default True
     sparse : bool, default False
-        Accepted and ignored.
+        ``True`` warns that it has no effect.
     benchmark : bool, default True
         ``cudnn.benchmark`` in Spotlight; accepted and ignored (no CUDA).
     item_embedding_layer : ScaledEmbedding or BloomEmbedding, optional
@@ -235,7 +237,7 @@ class MixtureLSTMNet(SequenceNet):
     num_mixtures : int, default 4
     item_embedding_layer : ScaledEmbedding or BloomEmbedding, optional
     sparse : bool, default False
-        Accepted and ignored.
+        ``True`` warns that it has no effect.
     """
 
     def __init__(self, num_items: int, embedding_dim: int = 32, num_mixtures: int = 4,

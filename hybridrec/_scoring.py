@@ -75,6 +75,29 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
     return test, train
 
 
+def check_identity_shape(shape: tuple[int, int], identity_users: bool, identity_items: bool,
+                         n_user_rows: int, n_item_rows: int) -> None:
+    """A test matrix ranked without feature matrices must match the model exactly.
+
+    Without ``user_features`` / ``item_features`` each user / item is its own feature
+    (the identity), so the matrix needs one row per user embedding and one column per
+    item embedding: fewer items would rank each user's items among a part of the
+    catalogue only, fewer users would silently drop users. LightFM raises ``ValueError``
+    for both ("Incorrect number of features in item_features"), and so does this.
+    """
+    for side, axis, count, identity, rows in (
+            ("user", "rows", shape[0], identity_users, n_user_rows),
+            ("item", "columns", shape[1], identity_items, n_item_rows)):
+        if identity and count != rows:
+            raise ValueError(
+                f"Incorrect number of {side}s: test_interactions has shape {shape}, i.e. "
+                f"{count} {axis}, but the model has {rows} {side} embeddings and no "
+                f"{side}_features were given. Without {side}_features the matrix needs "
+                f"exactly {rows} {axis}, one per {side} of the model; or pass "
+                f"{side}_features with one row per {side}."
+            )
+
+
 @dataclass
 class RankResult:
     """Ranks of every test entry (aligned with ``test.data``) and optional top-k lists."""
