@@ -130,7 +130,9 @@ class _EmbeddingLayer:
         model using the layer is fitted). A live view of the model's parameters."""
         if self._engine is None:
             return None
-        table = getattr(self._engine, self._attribute)[self._rows]
+        table = getattr(self._engine, self._attribute)
+        if self._rows != slice(None):
+            table = table[self._rows]  # a view: still the live parameters
         return table[:, None] if table.ndim == 1 else table  # biases as (rows, 1)
 
     def lookup_rows(self, indices: np.ndarray) -> sp.csr_matrix:

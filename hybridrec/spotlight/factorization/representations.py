@@ -173,10 +173,13 @@ class BilinearNet:
                              "a new representation for a new model.")
         for side in ("user", "item"):
             layer = self._layer(side)
-            layer.bind(engine, f"{side}_embeddings", slice(0, layer.num_rows))
             biases = self.user_biases if side == "user" else self.item_biases
-            biases.bind(engine, f"{side}_biases",
-                        slice(layer.num_rows, None) if self._own_biases(side) else None)
+            if self._own_biases(side):
+                layer.bind(engine, f"{side}_embeddings", slice(0, layer.num_rows))
+                biases.bind(engine, f"{side}_biases", slice(layer.num_rows, None))
+            else:
+                layer.bind(engine, f"{side}_embeddings")
+                biases.bind(engine, f"{side}_biases")
         self.engine = engine
 
     def forward(self, user_ids: object, item_ids: object) -> np.ndarray:
