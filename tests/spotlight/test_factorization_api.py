@@ -275,7 +275,7 @@ def test_representation_with_bloom_layers():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_bloom_layers_keep_their_parts_fixed_with_l2_and_explicit_loss(threads):
     data = _data()
-    net = BilinearNet(data.num_users, data.num_items,
+    net = BilinearNet(data.num_users, data.num_items, embedding_dim=8,
                       item_embedding_layer=BloomEmbedding(data.num_items, 8,
                                                           compression_ratio=0.5,
                                                           num_hash_functions=3))
