@@ -32,11 +32,15 @@ TRAIN_BLOCK = 4096
 
 #: Losses and learning schedules the estimator accepts.
 LOSSES = ("logistic", "warp", "bpr", "warp-kos", "regression", "poisson", "pointwise",
-          "hinge", "adaptive_hinge")
+          "hinge", "adaptive_hinge", "bpr-uniform")
 #: Losses that fit the stored values themselves (explicit feedback).
 EXPLICIT_LOSSES = ("regression", "poisson")
 #: Spotlight's implicit losses (sampled negatives, ``num_negative_samples``).
 SAMPLED_LOSSES = ("pointwise", "hinge", "adaptive_hinge")
 #: Losses that can draw negatives from the explicit negatives (``negative_mixing``).
-MIXING_LOSSES = ("bpr", "warp", "warp-kos", "pointwise", "hinge", "adaptive_hinge")
+MIXING_LOSSES = ("bpr", "warp", "warp-kos", "pointwise", "hinge", "adaptive_hinge",
+                 "bpr-uniform")
+#: The BPR losses: LightFM's (negatives from the empirical item distribution) and
+#: Spotlight's (negatives uniform over the items).
+BPR_LOSSES = ("bpr", "bpr-uniform")
 SCHEDULES = ("adagrad", "adadelta")

@@ -139,9 +139,8 @@ class LightFM(ParamsMixin):
     n : int, default 10
         For WARP-kOS: number of positives sampled per update.
     learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
-    loss : str, default 'logistic'
-        One of ``'logistic'``, ``'bpr'``, ``'warp'``, ``'warp-kos'``, ``'regression'``,
-        ``'poisson'``, ``'pointwise'``, ``'hinge'``, ``'adaptive_hinge'``.
+    loss : {'logistic', 'bpr', 'warp', 'warp-kos', 'regression', 'poisson', 'pointwise',
+            'hinge', 'adaptive_hinge', 'bpr-uniform'}, default 'logistic'
         ``logistic`` treats stored values > 0 as positives and the rest as negatives;
         ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only
         (sample weights scale every update, also for ``warp-kos``, which LightFM
@@ -161,7 +160,9 @@ class LightFM(ParamsMixin):
         negatives drawn uniformly from the items per positive: ``pointwise`` (logistic
         log-loss, label 1 on the positive, 0 on each negative, the negatives' terms
         averaged), ``hinge`` (margin 1, averaged over the negatives) and
-        ``adaptive_hinge`` (margin 1 against the highest-scoring negative only).
+        ``adaptive_hinge`` (margin 1 against the highest-scoring negative only), and
+        ``bpr-uniform``: ``bpr`` with Spotlight's negatives (uniform over the items,
+        redrawn while a positive of the user) instead of LightFM's.
     learning_rate : float, default 0.05
         Initial learning rate of adagrad (unused by adadelta).
     rho : float, default 0.95
@@ -178,10 +179,11 @@ class LightFM(ParamsMixin):
         and kept as ``random_state_`` for ``fit_partial`` calls.
     num_negative_samples : int, default 1
         Not a LightFM parameter. Negatives sampled per positive by ``pointwise``,
-        ``hinge``, ``adaptive_hinge`` and ``bpr``. With ``bpr`` and more than one, the
-        loss is the average of the pairs' BPR losses (one step per negative, each of
-        weight ``1 / num_negative_samples``, negatives drawn from the empirical item
-        distribution as with one); with 1, ``bpr`` is exactly LightFM's.
+        ``hinge``, ``adaptive_hinge``, ``bpr`` and ``bpr-uniform``. With ``bpr`` and more
+        than one, the loss is the average of the pairs' BPR losses (one step per
+        negative, each of weight ``1 / num_negative_samples``, negatives drawn from the
+        empirical item distribution as with one; ``bpr-uniform`` likewise, uniformly);
+        with 1, ``bpr`` is exactly LightFM's.
     negative_mixing : float, default 0.0
         Not a LightFM parameter. Negative feedback: for ``bpr``, ``warp``, ``warp-kos``,
         ``pointwise``, ``hinge`` and ``adaptive_hinge``, the probability
@@ -685,7 +687,9 @@ class LightFM(ParamsMixin):
                           item_features: sp.spmatrix | None = None,
                           sample_weight: sp.coo_matrix | None = None, epochs: int = 1,
                           num_threads: int = 1, trainable_user_features: object = None,
-                          trainable_item_features: object = None) -> LightFM:
+                          trainable_item_features: object = None,
+                          user_row_parts: object = None,
+                          item_row_parts: object = None) -> LightFM:
         """``fit_partial`` with only some feature rows trainable, the others frozen.
 
         Every example is visited as in ``fit_partial`` (same shuffling, sampling, loss,
@@ -706,6 +710,12 @@ class LightFM(ParamsMixin):
             ``item_embeddings``) whose parameters may change; ``None`` (default): every
             row of that side; an empty sequence: none. With identity features, feature
             row ``r`` is user / item ``r``.
+        user_row_parts, item_row_parts : array-like of int, optional
+            Instead of ``trainable_<side>_features``: one value per feature row of that
+            side saying which of its parameters train: 0 none (frozen), 1 all, 2 only
+            the embedding (the bias stays as it is), 3 only the bias (the embedding stays
+            as it is). Spotlight's Bloom layers use 2 for the hashed rows and 3 for the
+            per-id bias rows.
 
         Returns
         -------
@@ -728,11 +738,30 @@ class LightFM(ParamsMixin):
         prepared = self._prepare(interactions, user_features, item_features, sample_weight,
                                  epochs, num_threads, fresh=False)
         trainable = cast(tuple[np.ndarray, np.ndarray], tuple(
-            as_row_mask(rows, cast(int, self._embedding_rows(side)), f"trainable_{side}_features",
-                        f"{side} feature rows")
-            for side, rows in (("user", trainable_user_features),
-                               ("item", trainable_item_features))))
+            self._row_parts(side, rows, parts)
+            for side, rows, parts in (("user", trainable_user_features, user_row_parts),
+                                      ("item", trainable_item_features, item_row_parts))))
         return self._fit_prepared(prepared, epochs, num_threads, False, trainable=trainable)
+
+    def _row_parts(self, side: str, rows: Any, parts: Any) -> np.ndarray:
+        """The kernels' trainable mask of ``side`` from row indices or per-row parts."""
+        n_rows = cast(int, self._embedding_rows(side))
+        if parts is None:
+            return as_row_mask(rows, n_rows, f"trainable_{side}_features",
+                               f"{side} feature rows")
+        name = f"{side}_row_parts"
+        if rows is not None:
+            raise ValueError(f"pass trainable_{side}_features or {name}, not both.")
+        array = np.asarray(parts)
+        if array.shape != (n_rows,) or array.dtype.kind not in "iu":
+            raise ValueError(f"{name} must be a 1-d integer array with one value per {side} "
+                             f"feature row ({n_rows}), got shape {array.shape} and dtype "
+                             f"{array.dtype}.")
+        if array.size and (array.min() < 0 or array.max() > 3):
+            raise ValueError(f"{name} values must be 0 (frozen), 1 (trainable), 2 (embedding "
+                             f"only) or 3 (bias only), got values from {array.min()} to "
+                             f"{array.max()}.")
+        return array.astype(np.uint8)
 
     def _prepare(self, interactions: Any, user_features: Any, item_features: Any,
                  sample_weight: Any, epochs: Any, num_threads: Any, fresh: bool
@@ -851,6 +880,15 @@ class LightFM(ParamsMixin):
         if self.loss in _config.EXPLICIT_LOSSES:
             return (self.loss == "poisson",)
         positives = self._membership(data, n_items, data.values)
+        if self.loss == "bpr-uniform":
+            # Spotlight's BPR negative: uniform over the items, redrawn while it is a
+            # positive of the user (as the other sampled losses draw).
+            negative_pool = np.arange(n_items, dtype=_config.INDEX)
+            if self._sampled_bpr():
+                return (*positives, negative_pool, _config.BPR_MAX_REDRAWS,
+                        int(self.num_negative_samples), losses.SAMPLED_BPR,
+                        *self._known_negatives(data, positives))
+            return (*positives, negative_pool, _config.BPR_MAX_REDRAWS)
         if self.loss == "bpr":
             # LightFM's BPR negative: the item of a random stored interaction, whatever its
             # value, redrawn while it is any stored entry of the user (a disliked item is
@@ -960,6 +998,7 @@ class LightFM(ParamsMixin):
         kernel = {
             "logistic": losses.fit_logistic,
             "bpr": losses.fit_bpr,
+            "bpr-uniform": losses.fit_bpr,
             "warp": losses.fit_warp,
             "warp-kos": losses.fit_warp_kos,
             "regression": losses.fit_explicit,
@@ -968,7 +1007,7 @@ class LightFM(ParamsMixin):
             "hinge": losses.fit_sampled,
             "adaptive_hinge": losses.fit_sampled,
         }[self.loss]
-        if self.loss == "bpr" and self._sampled_bpr():
+        if self.loss in _config.BPR_LOSSES and self._sampled_bpr():
             kernel = losses.fit_sampled
         regularised = self.item_alpha > 0 or self.user_alpha > 0
         # L2 is applied as a decay of every (trainable) parameter after each chunk of examples

@@ -32,12 +32,15 @@ class NaiveModel:
 
     ``trainable`` (optional) maps a side to a boolean array over its feature rows: rows
     marked False are frozen, i.e. read as usual but never stepped, and not counted among
-    the features an example stepped (the L2 bookkeeping).
+    the features an example stepped (the L2 bookkeeping). ``parts`` (optional) maps a
+    side to the kernels' per-row values instead (0 frozen, 1 trainable, 2 embedding
+    only, 3 bias only): the part that does not train is stepped with a zero gradient.
     """
 
     def __init__(self, params: dict[str, np.ndarray], user_features: np.ndarray,
                  item_features: np.ndarray, learning_rate: float, rho: float, epsilon: float,
-                 adadelta: bool, trainable: dict[str, np.ndarray] | None = None) -> None:
+                 adadelta: bool, trainable: dict[str, np.ndarray] | None = None,
+                 parts: dict[str, np.ndarray] | None = None) -> None:
         self.p = {name: value.astype(np.float64).copy() for name, value in params.items()}
         self.features = {"user": user_features.astype(np.float64),
                          "item": item_features.astype(np.float64)}
@@ -49,6 +52,11 @@ class NaiveModel:
                           for side in ("user", "item")}
         for side, rows in (trainable or {}).items():
             self.trainable[side] = np.asarray(rows, dtype=bool)
+        self.parts = {side: np.ones(self.features[side].shape[1], dtype=np.uint8)
+                      for side in ("user", "item")}
+        for side, values in (parts or {}).items():
+            self.parts[side] = np.asarray(values, dtype=np.uint8)
+            self.trainable[side] = self.parts[side] > 0
 
     def representation(self, side: str, row: int) -> tuple[np.ndarray, float]:
         weights = self.features[side][row]
@@ -80,13 +88,16 @@ class NaiveModel:
         active = np.flatnonzero(self.features[side][row] * self.trainable[side])
         for feature in active:
             weight = self.features[side][row, feature]
+            part = self.parts[side][feature]
+            feature_scale = 0.0 if part == 3 else scale
+            feature_bias_gradient = 0.0 if part == 2 else bias_gradient
             for c in range(emb.shape[1]):
-                grad = weight * scale * direction[c]
+                grad = weight * feature_scale * direction[c]
                 (emb[feature, c], emb_acc[feature, c], emb_mom[feature, c],
                  rate) = self._step(emb[feature, c], grad, emb_acc[feature, c],
                                     emb_mom[feature, c])
                 rate_sum += rate
-            grad = weight * bias_gradient
+            grad = weight * feature_bias_gradient
             bias[feature], bias_acc[feature], bias_mom[feature], rate = self._step(
                 bias[feature], grad, bias_acc[feature], bias_mom[feature])
             rate_sum += rate

@@ -18,6 +18,13 @@ from numba import prange
 
 from . import _jit as jit
 
+#: Values of a trainable mask (``update_row``): frozen, trainable, only the embedding
+#: trains (bias frozen), only the bias trains (embedding frozen).
+ROW_FROZEN = 0
+ROW_TRAINABLE = 1
+ROW_EMBEDDING_ONLY = 2
+ROW_BIAS_ONLY = 3
+
 
 @jit.inline
 def _adagrad_feature(feature, weight, direction, scale, bias_gradient, embeddings,
@@ -90,8 +97,12 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     embeddings, embedding_accum, embedding_momentum : float32[n_features, d]
     biases, bias_accum, bias_momentum : float32[n_features]
     trainable : uint8[n_features] or uint8[0]
-        Features whose entry is 0 are skipped (their parameters and accumulators are
-        left exactly as they are); an empty array: every feature is stepped. A run-time
+        Features whose entry is 0 (``ROW_FROZEN``) are skipped (their parameters and
+        accumulators are left exactly as they are); 1 (``ROW_TRAINABLE``) are stepped;
+        2 (``ROW_EMBEDDING_ONLY``) / 3 (``ROW_BIAS_ONLY``) are stepped with a zero bias /
+        embedding gradient, which leaves that part exactly as it is under adagrad and
+        adadelta (adadelta's accumulators of the zero-gradient part still decay; they
+        only scale zero steps). An empty array: every feature is stepped. A run-time
         test, not a ``None`` specialisation (which would double every kernel's compiled
         variants); without a mask the floats are those of the unmasked loop.
     learning_rate, rho, epsilon : float
@@ -111,17 +122,21 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     masked = trainable.shape[0] > 0
     if indptr is None:
         # Fast path: the row is its own single feature with weight 1.
-        if masked and trainable[row] == 0:
-            return 0.0, 0
+        row_scale, row_bias = scale, bias_gradient
+        if masked:
+            part = trainable[row]
+            if part == ROW_FROZEN:
+                return 0.0, 0
+            row_scale, row_bias = _part_gradients(part, scale, bias_gradient)
         if adadelta:
             lr_sum = _adadelta_feature(
-                row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
+                row, np.float32(1.0), direction, row_scale, row_bias, embeddings,
                 embedding_accum, embedding_momentum, biases, bias_accum, bias_momentum,
                 rho, epsilon, lr_lanes,
             )
         else:
             lr_sum = _adagrad_feature(
-                row, np.float32(1.0), direction, scale, bias_gradient, embeddings,
+                row, np.float32(1.0), direction, row_scale, row_bias, embeddings,
                 embedding_accum, biases, bias_accum, learning_rate, lr_lanes,
             )
         return lr_sum, 1
@@ -132,10 +147,14 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     if adadelta:
         for position in range(start, stop):
             feature = indices[position]
-            if masked and trainable[feature] == 0:
-                continue
+            feature_scale, feature_bias = scale, bias_gradient
+            if masked:
+                part = trainable[feature]
+                if part == ROW_FROZEN:
+                    continue
+                feature_scale, feature_bias = _part_gradients(part, scale, bias_gradient)
             lr_sum += _adadelta_feature(
-                feature, data[position], direction, scale, bias_gradient,
+                feature, data[position], direction, feature_scale, feature_bias,
                 embeddings, embedding_accum, embedding_momentum, biases, bias_accum,
                 bias_momentum, rho, epsilon, lr_lanes,
             )
@@ -143,14 +162,31 @@ def update_row(indptr, indices, data, row, direction, scale, bias_gradient,
     else:
         for position in range(start, stop):
             feature = indices[position]
-            if masked and trainable[feature] == 0:
-                continue
+            feature_scale, feature_bias = scale, bias_gradient
+            if masked:
+                part = trainable[feature]
+                if part == ROW_FROZEN:
+                    continue
+                feature_scale, feature_bias = _part_gradients(part, scale, bias_gradient)
             lr_sum += _adagrad_feature(
-                feature, data[position], direction, scale, bias_gradient,
+                feature, data[position], direction, feature_scale, feature_bias,
                 embeddings, embedding_accum, biases, bias_accum, learning_rate, lr_lanes,
             )
             stepped += 1
     return lr_sum, stepped
+
+
+@jit.inline
+def _part_gradients(part, scale, bias_gradient):
+    """The (embedding scale, bias gradient) a feature with mask value ``part`` receives:
+    the part that does not train gets a zero gradient (``x - x``: a zero of ``x``'s own
+    type, so every branch returns the same types and the trained part's floats are
+    those of the unmasked step)."""
+    if part == ROW_EMBEDDING_ONLY:
+        return scale, bias_gradient - bias_gradient
+    if part == ROW_BIAS_ONLY:
+        return scale - scale, bias_gradient
+    return scale, bias_gradient
 
 
 @jit.parallel
@@ -165,17 +201,21 @@ def decay_parameters(embeddings, biases, factor, trainable):
     factor : float
         ``exp(-sum of log(1 + alpha * lr_avg))`` over the examples since the last call.
     trainable : uint8[n_features] or uint8[0]
-        Rows whose entry is 0 are left untouched (frozen); empty: every row decays.
+        As in ``update_row``: rows whose entry is 0 are left untouched (frozen), 2 decay
+        only their embedding, 3 only their bias; empty: every row decays.
     """
     f = np.float32(factor)
     n, d = embeddings.shape
     masked = trainable.shape[0] > 0
     for row in prange(n):
-        if masked and trainable[row] == 0:
+        part = trainable[row] if masked else ROW_TRAINABLE
+        if part == ROW_FROZEN:
             continue
-        for c in range(d):
-            embeddings[row, c] *= f
-        biases[row] *= f
+        if part != ROW_BIAS_ONLY:
+            for c in range(d):
+                embeddings[row, c] *= f
+        if part != ROW_EMBEDDING_ONLY:
+            biases[row] *= f
 
 
 

@@ -65,6 +65,7 @@ class _EmbeddingLayer:
         self.sparse = bool(sparse)
         self._engine: LightFM | None = None
         self._attribute: str | None = None
+        self._rows: slice = slice(None)
         self._features: sp.csr_matrix | None = None
 
     @property
@@ -103,13 +104,15 @@ class _EmbeddingLayer:
             weights[self.padding_idx] = 0.0
         return weights
 
-    def bind(self, engine: LightFM, attribute: str) -> None:
+    def bind(self, engine: LightFM, attribute: str, rows: slice | None = None) -> None:
         """Attach the fitted engine whose array ``attribute`` (``"user_embeddings"``,
-        ``"item_biases"``, ...) is this layer's table (done by the model at its first fit)."""
+        ``"item_biases"``, ...) is this layer's table, or its ``rows`` (done by the model
+        at its first fit)."""
         if self._engine is not None and self._engine is not engine:
             raise ValueError(f"this {type(self).__name__} already belongs to another fitted "
                              "model; build a new layer for a new model.")
         self._engine, self._attribute = engine, attribute
+        self._rows = slice(None) if rows is None else rows
 
     @property
     def bound(self) -> bool:
@@ -124,6 +127,8 @@ class _EmbeddingLayer:
             return None
         assert self._attribute is not None  # bound together with the engine
         table = getattr(self._engine, self._attribute)
+        if self._rows != slice(None):
+            table = table[self._rows]  # a view: still the live parameters
         return table[:, None] if table.ndim == 1 else table  # biases as (rows, 1)
 
     def lookup_rows(self, indices: np.ndarray) -> sp.csr_matrix:
@@ -188,8 +193,7 @@ class BloomEmbedding(_EmbeddingLayer):
     hashes, as Spotlight computes them); the padding id's hashes are all 0, and table row
     ``padding_idx`` is fixed at zero, exactly as in Spotlight (so with the default
     ``padding_idx=0`` id 0 has a zero embedding and other ids lose any hash that lands in
-    row 0). In a factorization model the ids' biases are hashed the same way (Spotlight
-    keeps a full bias per id).
+    row 0). In a factorization model each id keeps a bias of its own, as in Spotlight.
 
     Parameters
     ----------

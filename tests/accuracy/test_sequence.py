@@ -1,8 +1,8 @@
 """Next-item accuracy on MovieLens (last item of each user held out, time order).
 
 Measured with the default SequenceModel (seeds 0-2), MRR / P@10:
-ml-latest-small: pooling 0.048-0.050 / 0.0103-0.0113, co-occurrence 0.0451 / 0.0074,
-popularity 0.0181 / 0.0041. ml-100k: pooling 0.077-0.084 / 0.0168-0.0175,
+ml-latest-small: pooling 0.047-0.055 / 0.0105-0.0115, co-occurrence 0.0451 / 0.0074,
+popularity 0.0181 / 0.0041. ml-100k: pooling 0.080-0.086 / 0.0160-0.0181,
 co-occurrence 0.0718 / 0.0145, popularity 0.0402 / 0.0086.
 """
 

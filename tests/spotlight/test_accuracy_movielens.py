@@ -8,15 +8,16 @@ for hybridrec (lower for MRR / higher for RMSE than every seed measured, with a 
 where hybridrec does better than Spotlight's threshold requires, so a regression shows.
 
 Measured (seeds 42, 1, 2; Spotlight 0.1.6 with PyTorch 2.13 on the same splits in
-brackets), MRR: pointwise 0.086-0.092 [0.063-0.065], bpr 0.080-0.086 [0.084-0.086],
-hinge 0.087-0.089 [0.073-0.075], adaptive_hinge 0.099-0.102 [0.084]; RMSE: regression
-0.959-0.961 [0.981-0.985], poisson 0.930-0.936 [0.947-0.951], logistic 1.037-1.045
-[1.021-1.029]. Bloom embeddings (2 hash functions, seed 42 and 1), BPR MRR: ratio 0.5
-0.036-0.041 [0.038-0.042], 1.0 0.052-0.054 [0.053-0.055], 1.5 0.057-0.059, 2.0
-0.065-0.067 [0.068-0.070];
-regression RMSE: ratio 0.2 1.158-1.171 [1.009-1.020], 0.5 1.126-1.132, 1.0 1.093-1.103
-[1.083-1.089], 2.0 1.089-1.098. Spotlight keeps a full bias per id beside hashed
-embeddings, hybridrec hashes the biases too: hence the gap in RMSE with Bloom layers.
+brackets), MRR: pointwise 0.086-0.092 [0.063-0.065], bpr (uniform negatives, the
+default) 0.084-0.090 [0.084-0.086] (LightFM's popularity negatives,
+``bpr_negatives='popularity'``: 0.080-0.086), hinge 0.087-0.089 [0.073-0.075],
+adaptive_hinge 0.099-0.102 [0.084]; RMSE: regression 0.959-0.961 [0.981-0.985], poisson
+0.930-0.936 [0.947-0.951], logistic 1.037-1.045 [1.021-1.029]. Bloom embeddings (2 hash
+functions, one bias per id as in Spotlight; seeds 42 and 1), BPR MRR: ratio 0.5
+0.050 [0.038-0.042], 1.0 0.058 [0.053-0.055], 1.5 0.064-0.067, 2.0 0.067-0.073
+[0.068-0.070]; regression RMSE: ratio 0.2 0.993-1.001 [1.009-1.020], 0.5 1.019-1.029,
+1.0 1.030-1.034 [1.083-1.089], 1.5 1.036-1.041, 2.0 1.046. (Before the per-id biases,
+with hashed biases, regression RMSE was 1.09-1.17.)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _split(data, seed):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("loss, spotlight_threshold, floor", [
     ("pointwise", 0.05, 0.078),
-    ("bpr", 0.07, 0.075),
+    ("bpr", 0.07, 0.08),
     ("hinge", 0.07, 0.08),
     ("adaptive_hinge", 0.07, 0.09),
 ])
@@ -92,10 +93,10 @@ def _bloom_net(data, ratio):
 
 
 @pytest.mark.parametrize("compression_ratio, expected_mrr, floor", [
-    (0.5, 0.03, 0.033),
-    (1.0, 0.04, 0.047),
-    (1.5, 0.045, 0.052),
-    (2.0, 0.045, 0.06),
+    (0.5, 0.03, 0.045),
+    (1.0, 0.04, 0.053),
+    (1.5, 0.045, 0.058),
+    (2.0, 0.045, 0.061),
 ])
 def test_bpr_bloom(movielens_100k, compression_ratio, expected_mrr, floor):
     train, test = _split(movielens_100k, 42)
@@ -111,11 +112,11 @@ def test_bpr_bloom(movielens_100k, compression_ratio, expected_mrr, floor):
 
 
 @pytest.mark.parametrize("compression_ratio, expected_rmse, ceiling", [
-    (0.2, 1.5, 1.19),
-    (0.5, 1.5, 1.15),
-    (1.0, 1.5, 1.12),
-    (1.5, 1.5, 1.11),
-    (2.0, 1.5, 1.11),
+    (0.2, 1.5, 1.02),
+    (0.5, 1.5, 1.045),
+    (1.0, 1.5, 1.055),
+    (1.5, 1.5, 1.06),
+    (2.0, 1.5, 1.07),
 ])
 def test_regression_bloom(movielens_100k, compression_ratio, expected_rmse, ceiling):
     train, test = _split(movielens_100k, 42)

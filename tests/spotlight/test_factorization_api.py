@@ -254,12 +254,43 @@ def test_representation_with_bloom_layers():
     expected = items.weight[items.hashed_indices()[7]]
     expected = expected[items.hashed_indices()[7] != 0].sum(axis=0)
     np.testing.assert_allclose(items(np.array([7]))[0], expected, rtol=1e-6)
-    # Same users and items, dims from the layers: a score is dot + hashed biases.
+    # As in Spotlight, every id has its own bias beside the hashed embeddings: a score
+    # is the dot product of the summed hashed rows plus the two ids' biases.
+    assert net.user_biases.weight.shape == (data.num_users, 1)
+    assert net.item_biases.weight.shape == (data.num_items, 1)
+    assert np.count_nonzero(net.item_biases.weight) > data.num_items // 2
     user_vector, item_vector = users(np.array([5]))[0], items(np.array([9]))[0]
-    bias = (net.user_biases.weight[:, 0] @ users.feature_matrix()[5].toarray().ravel()
-            + net.item_biases.weight[:, 0] @ items.feature_matrix()[9].toarray().ravel())
+    bias = net.user_biases.weight[5, 0] + net.item_biases.weight[9, 0]
     assert model.predict(5, np.array([9]))[0] == pytest.approx(
         float(user_vector @ item_vector + bias), rel=1e-5)
+    # The engine's extra rows: hashed rows keep zero biases, bias rows zero embeddings.
+    engine = net.engine
+    assert engine.item_embeddings.shape == (30 + data.num_items, 8)
+    np.testing.assert_array_equal(engine.item_biases[:30], 0.0)
+    np.testing.assert_array_equal(engine.item_embeddings[30:], 0.0)
+    np.testing.assert_array_equal(engine.user_biases[:20], 0.0)
+    np.testing.assert_array_equal(engine.user_embeddings[20:], 0.0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bloom_layers_keep_their_parts_fixed_with_l2_and_explicit_loss(threads):
+    data = _data()
+    net = BilinearNet(data.num_users, data.num_items, embedding_dim=8,
+                      item_embedding_layer=BloomEmbedding(data.num_items, 8,
+                                                          compression_ratio=0.5,
+                                                          num_hash_functions=3))
+    model = ExplicitFactorizationModel(n_iter=4, l2=1e-3, representation=net,
+                                       num_threads=threads,
+                                       random_state=np.random.RandomState(1)).fit(data)
+    engine = net.engine
+    np.testing.assert_array_equal(engine.item_biases[:30], 0.0)
+    np.testing.assert_array_equal(engine.item_embeddings[30:], 0.0)
+    assert np.count_nonzero(net.item_biases.weight) > 0
+    assert net.user_biases.weight.shape == (data.num_users, 1)   # plain layer: its own rows
+    scores = model.predict(np.arange(6), np.arange(6))
+    manual = ((net.user_embeddings(np.arange(6)) * net.item_embeddings(np.arange(6))).sum(1)
+              + net.user_biases.weight[:6, 0] + net.item_biases.weight[:6, 0])
+    np.testing.assert_allclose(scores, manual, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="already belongs to another fitted model"):
         ImplicitFactorizationModel(representation=net).fit(data)
 
@@ -291,3 +322,35 @@ def test_representation_checks():
     assert net.user_embeddings.weight.shape == (40, 6)
     assert repr(model).startswith("<ImplicitFactorizationModel: BilinearNet(")
     assert repr(ImplicitFactorizationModel()) == "<ImplicitFactorizationModel: [uninitialised]>"
+
+
+def test_bpr_negatives_option():
+    assert ImplicitFactorizationModel(loss="bpr")._engine_loss() == "bpr-uniform"
+    assert ImplicitFactorizationModel(loss="bpr", bpr_negatives="popularity"
+                                      )._engine_loss() == "bpr"
+    assert ImplicitFactorizationModel(loss="hinge", bpr_negatives="popularity"
+                                      )._engine_loss() == "hinge"
+    with pytest.raises(ValueError, match="bpr_negatives must be one of"):
+        ImplicitFactorizationModel(loss="bpr", bpr_negatives="popular")
+
+
+def test_uniform_bpr_negatives_reach_items_nobody_interacted_with():
+    """Spotlight's BPR draws negatives uniformly, so items without interactions are
+    pushed down; LightFM's draws the items of interactions, so it never touches them."""
+    data = _data()
+    unseen = np.setdiff1d(np.arange(data.num_items + 5), data.item_ids)
+    data = Interactions(data.user_ids, data.item_ids, num_users=data.num_users,
+                        num_items=data.num_items + 5)
+    moved = {}
+    for negatives in ("uniform", "popularity"):
+        model = _model("bpr", bpr_negatives=negatives, n_iter=3).fit(data)
+        start = ImplicitFactorizationModel(loss="bpr", random_state=np.random.RandomState(0))
+        start.n_iter = 0
+        start.fit(data)
+        moved[negatives] = not np.array_equal(model._net.item_embeddings.weight[unseen],
+                                              start._net.item_embeddings.weight[unseen])
+        if negatives == "uniform":
+            assert (model._net.item_biases.weight[unseen] < 0).all()
+        else:
+            np.testing.assert_array_equal(model._net.item_biases.weight[unseen], 0.0)
+    assert moved == {"uniform": True, "popularity": False}

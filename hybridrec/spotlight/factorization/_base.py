@@ -13,7 +13,8 @@ arguments onto the engine (chosen and measured on MovieLens 100K, see the README
 * ``l2``: the same objective, mean loss + ``l2 / 2 * ||params||^2``, i.e. the engine's
   ``user_alpha = item_alpha = l2`` (per-example decay of every parameter);
 * with ``BloomEmbedding`` layers that rate is divided by ``num_hash_functions`` (an id
-  sums that many rows, each stepped by adagrad; see ``engine_learning_rate``);
+  sums that many rows, each stepped by adagrad; see ``engine_learning_rate``), and each
+  id keeps its own bias as in Spotlight (``BilinearNet.row_parts``);
 * ``batch_size`` does not change anything (there are no minibatches); it is validated;
 * initialisation: Spotlight's (embeddings normal with standard deviation
   ``1 / embedding_dim``, biases zero), drawn from the engine's generator.
@@ -21,6 +22,7 @@ arguments onto the engine (chosen and measured on MovieLens 100K, see the README
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -190,16 +192,13 @@ class FactorizationModel:
             warnings.simplefilter("ignore", UserWarning)  # "no stored entries": on purpose
             engine.fit_partial(empty, user_features=net.features("user"),
                                item_features=net.features("item"), epochs=0)
-        rng = engine.random_state_
-        assert engine.user_embeddings is not None and engine.item_embeddings is not None
-        engine.user_embeddings[:] = net.user_embeddings.initial_weights(rng)
-        engine.item_embeddings[:] = net.item_embeddings.initial_weights(rng)
+        net.initialise(engine, engine.random_state_)
         net.bind(engine)
         self._num_users, self._num_items = interactions.num_users, interactions.num_items
         self._net = net
 
     def engine_learning_rate(self, net: BilinearNet | None = None) -> float:
-        """The engine's adagrad learning rate: ``learning_rate`` times the loss's factor,
+        """The engine's adagrad learning rate: ``learning_rate`` times the engine loss's factor,
         divided by the number of table rows summed into an id (``net.rows_per_id``).
 
         Adagrad steps every row of an example by about the learning rate, so an id made
@@ -207,7 +206,7 @@ class FactorizationModel:
         plain embedding; the division keeps the per-id step of a plain embedding.
         """
         rows = 1 if net is None else net.rows_per_id
-        return float(self.learning_rate) * self.LEARNING_RATE_SCALES[self.loss] / rows
+        return float(self.learning_rate) * self.LEARNING_RATE_SCALES[self._engine_loss()] / rows
 
     def _check_input(self, user_ids: object, item_ids: object,
                      allow_items_none: bool = False) -> None:
@@ -280,13 +279,19 @@ class FactorizationModel:
         arguments = dict(user_features=self._net.features("user"),
                          item_features=self._net.features("item"), sample_weight=weights,
                          num_threads=int(self.num_threads))
+        parts = {f"{side}_row_parts": self._net.row_parts(side) for side in ("user", "item")}
+        if any(value is not None for value in parts.values()):
+            # Bloom layers: hashed rows train their embeddings, per-id rows their biases.
+            train = functools.partial(engine._fit_partial_rows, **parts)
+        else:
+            train = engine.fit_partial
         if not verbose:
-            engine.fit_partial(matrix, epochs=int(self.n_iter), **arguments)
+            train(matrix, epochs=int(self.n_iter), **arguments)
             return self
         # A stream of its own for the loss estimate, so verbose=True trains identically.
         loss_rng = np.random.default_rng(0)
         for epoch in range(int(self.n_iter)):
-            engine.fit_partial(matrix, epochs=1, **arguments)
+            train(matrix, epochs=1, **arguments)
             loss = self._epoch_loss(interactions, values, loss_rng)
             print(f"Epoch {epoch}: loss {loss}")
         return self

@@ -12,6 +12,9 @@ from ._base import FactorizationModel
 
 __all__ = ["ImplicitFactorizationModel"]
 
+#: adagrad's factor for Spotlight's BPR (uniform negatives), measured as the others.
+BPR_UNIFORM_SCALE = 5.0
+
 
 class ImplicitFactorizationModel(FactorizationModel):
     """An implicit feedback matrix factorization model.
@@ -57,6 +60,12 @@ class ImplicitFactorizationModel(FactorizationModel):
     num_threads : int, default 1
         Not a Spotlight parameter: threads of the Hogwild training. 1 with a fixed
         ``random_state`` is bit-for-bit reproducible.
+    bpr_negatives : {'uniform', 'popularity'}, default 'uniform'
+        Not a Spotlight parameter: how ``bpr`` draws its negative. ``'uniform'`` is
+        Spotlight's (every item equally likely; the engine's ``bpr-uniform``),
+        ``'popularity'`` LightFM's (the item of a random training interaction, so in
+        proportion to popularity; the engine's ``bpr``). Either is redrawn while it is a
+        positive of the user. The other losses always draw uniformly.
     """
 
     LOSSES = ("pointwise", "bpr", "hinge", "adaptive_hinge")
@@ -64,14 +73,16 @@ class ImplicitFactorizationModel(FactorizationModel):
     #: measured on MovieLens 100K at Spotlight's tested settings (README, "Migrating from
     #: Spotlight"). ``bpr`` is the engine's LightFM BPR, whose negatives are drawn in
     #: proportion to popularity (Spotlight's uniformly); it does best with smaller steps.
-    LEARNING_RATE_SCALES = {"pointwise": 5.0, "bpr": 2.0, "hinge": 5.0, "adaptive_hinge": 5.0}
+    LEARNING_RATE_SCALES = {"pointwise": 5.0, "bpr": 2.0, "hinge": 5.0, "adaptive_hinge": 5.0,
+                            "bpr-uniform": BPR_UNIFORM_SCALE}
+    BPR_NEGATIVES = ("uniform", "popularity")
 
     def __init__(self, loss: str = "pointwise", embedding_dim: int = 32, n_iter: int = 10,
                  batch_size: int = 256, l2: float = 0.0, learning_rate: float = 1e-2,
                  optimizer_func: object = None, use_cuda: bool = False,
                  representation: object = None, sparse: bool = False,
                  random_state: object = None, num_negative_samples: int = 5,
-                 num_threads: int = 1) -> None:
+                 num_threads: int = 1, bpr_negatives: str = "uniform") -> None:
         self.loss = loss
         self.embedding_dim = embedding_dim
         self.n_iter = n_iter
@@ -85,6 +96,7 @@ class ImplicitFactorizationModel(FactorizationModel):
         self.random_state = random_state
         self.num_negative_samples = num_negative_samples
         self.num_threads = num_threads
+        self.bpr_negatives = bpr_negatives
         self._validate()
         self._warn_pytorch_only()
         self._init_state()
@@ -92,8 +104,13 @@ class ImplicitFactorizationModel(FactorizationModel):
     def _validate(self) -> None:
         super()._validate()
         check_int(self.num_negative_samples, "num_negative_samples", 1)
+        if self.bpr_negatives not in self.BPR_NEGATIVES:
+            raise ValueError(f"bpr_negatives must be one of {self.BPR_NEGATIVES}, got "
+                             f"{self.bpr_negatives!r}.")
 
     def _engine_loss(self) -> str:
+        if self.loss == "bpr" and self.bpr_negatives == "uniform":
+            return "bpr-uniform"
         return self.loss
 
     def _engine_negatives(self) -> int:

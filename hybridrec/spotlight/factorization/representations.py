@@ -55,8 +55,8 @@ class BilinearNet:
         Used for the default layers; given layers bring their own (they must agree).
     user_embedding_layer, item_embedding_layer : embedding layer, optional
         A :mod:`hybridrec.spotlight.layers` layer, e.g. ``BloomEmbedding`` to compress.
-        The biases follow the layer's rows (hashed for a ``BloomEmbedding``; Spotlight
-        keeps a full bias per id there).
+        The biases are one per id, as in Spotlight (also beside a ``BloomEmbedding``'s
+        hashed rows).
     sparse : bool, default False
         ``True`` warns that it has no effect: hybridrec's updates are always sparse.
 
@@ -65,7 +65,17 @@ class BilinearNet:
     user_embeddings, item_embeddings : embedding layers
         Their ``weight`` is the trained table once a model using the net is fitted.
     user_biases, item_biases : ZeroEmbedding
-        Their ``weight`` is the trained biases, ``(rows, 1)``, once fitted.
+        Their ``weight`` is the trained biases, ``(num_users or num_items, 1)``, once
+        fitted.
+
+    Notes
+    -----
+    The engine (a ``LightFM``) holds one side's parameters as feature rows. With a plain
+    layer each row is an id's embedding and bias. With a ``BloomEmbedding`` the feature
+    matrix is ``[hashed rows | identity]``: the first ``layer.num_rows`` rows carry the
+    hashed embeddings (their biases fixed at zero), the next ``num_embeddings`` rows the
+    ids' own biases (their embeddings fixed at zero); ``row_parts`` tells the engine
+    which part of each row trains.
     engine : hybridrec.LightFM or None
         The fitted engine holding the parameters (``None`` before the first fit).
     """
@@ -92,9 +102,10 @@ class BilinearNet:
                 "user and item embedding layers must have the same embedding_dim, got "
                 f"{self.user_embeddings.embedding_dim} and {self.item_embeddings.embedding_dim}."
             )
-        self.user_biases = ZeroEmbedding(self.user_embeddings.num_rows, 1)
-        self.item_biases = ZeroEmbedding(self.item_embeddings.num_rows, 1)
+        self.user_biases = ZeroEmbedding(self.user_embeddings.num_embeddings, 1)
+        self.item_biases = ZeroEmbedding(self.item_embeddings.num_embeddings, 1)
         self.engine: LightFM | None = None
+        self._features: dict[str, sp.csr_matrix] = {}
 
     @property
     def dimension(self) -> int:
@@ -107,22 +118,68 @@ class BilinearNet:
         embeddings, ``num_hash_functions`` for a ``BloomEmbedding``)."""
         return max(self.user_embeddings.rows_per_id, self.item_embeddings.rows_per_id)
 
+    def _layer(self, side: str):
+        return self.user_embeddings if side == "user" else self.item_embeddings
+
+    def _own_biases(self, side: str) -> bool:
+        """Whether ``side`` keeps per-id bias rows beside hashed embedding rows."""
+        return isinstance(self._layer(side), BloomEmbedding)
+
     def features(self, side: str) -> sp.csr_matrix | None:
         """The engine's feature matrix for ``side`` ("user" or "item"), ``None`` for the
         identity (the engine's fast path)."""
-        layer = self.user_embeddings if side == "user" else self.item_embeddings
-        return None if layer.is_identity() else layer.feature_matrix()
+        layer = self._layer(side)
+        if layer.is_identity():
+            return None
+        if not self._own_biases(side):
+            return layer.feature_matrix()
+        if side not in self._features:
+            ids = layer.num_embeddings
+            self._features[side] = sp.hstack(
+                [layer.feature_matrix(), sp.identity(ids, dtype=np.float32, format="csr")],
+                format="csr", dtype=np.float32)
+        return self._features[side]
+
+    def engine_rows(self, side: str) -> int:
+        """Feature rows of ``side`` in the engine (table rows, plus one bias row per id
+        beside a ``BloomEmbedding``)."""
+        layer = self._layer(side)
+        return layer.num_rows + (layer.num_embeddings if self._own_biases(side) else 0)
+
+    def row_parts(self, side: str) -> np.ndarray | None:
+        """The engine's per-row parts for ``side`` (``LightFM._fit_partial_rows``): 2
+        (embedding only) for the hashed rows and 3 (bias only) for the per-id bias rows
+        beside a ``BloomEmbedding``; ``None`` (everything trains) otherwise."""
+        if not self._own_biases(side):
+            return None
+        layer = self._layer(side)
+        return np.concatenate([np.full(layer.num_rows, 2, dtype=np.uint8),
+                               np.full(layer.num_embeddings, 3, dtype=np.uint8)])
+
+    def initialise(self, engine: LightFM, rng: np.random.Generator) -> None:
+        """Give ``engine``'s parameter arrays Spotlight's initial values (embeddings from
+        the layers' initialisers, biases zero; the bias rows' embeddings zero)."""
+        for side in ("user", "item"):
+            layer = self._layer(side)
+            table = getattr(engine, f"{side}_embeddings")
+            table[:layer.num_rows] = layer.initial_weights(rng)
+            table[layer.num_rows:] = 0.0
+            getattr(engine, f"{side}_biases")[:] = 0.0
 
     def bind(self, engine: LightFM) -> None:
         """Make ``engine`` the holder of this net's parameters (the model's first fit)."""
         if self.engine is not None and self.engine is not engine:
             raise ValueError("this BilinearNet already belongs to another fitted model; build "
                              "a new representation for a new model.")
-        for layer, attribute in ((self.user_embeddings, "user_embeddings"),
-                                 (self.item_embeddings, "item_embeddings"),
-                                 (self.user_biases, "user_biases"),
-                                 (self.item_biases, "item_biases")):
-            layer.bind(engine, attribute)
+        for side in ("user", "item"):
+            layer = self._layer(side)
+            biases = self.user_biases if side == "user" else self.item_biases
+            if self._own_biases(side):
+                layer.bind(engine, f"{side}_embeddings", slice(0, layer.num_rows))
+                biases.bind(engine, f"{side}_biases", slice(layer.num_rows, None))
+            else:
+                layer.bind(engine, f"{side}_embeddings")
+                biases.bind(engine, f"{side}_biases")
         self.engine = engine
 
     def forward(self, user_ids: object, item_ids: object) -> np.ndarray:
