@@ -9,6 +9,7 @@ every output here is in the sequences' item indices again.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,7 +30,7 @@ NONLINEARITIES = ("tanh", "relu")
 _NOT_FITTED = "This SequenceModel is not fitted yet: call fit(sequences) first."
 
 
-def _per_layer(value: object, num_layers: int, name: str) -> tuple:
+def _per_layer(value: Any, num_layers: int, name: str) -> tuple:
     """An int or one int per layer (Spotlight's ``_to_iterable``), validated."""
     values = (value,) * num_layers if isinstance(value, numbers.Integral) else tuple(value)
     if len(values) != num_layers:

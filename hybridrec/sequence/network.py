@@ -26,6 +26,8 @@ Item id 0 is the padding item everywhere (zero, frozen embedding and bias).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .._threads import numba_threads
@@ -33,7 +35,7 @@ from ..kernels import adam as optimisers
 from ..kernels import sequence as heads
 from ..kernels.adam import ADAGRAD, ADAM
 from .data import SequenceArrays
-from .representations import RepresentationSpec
+from .representations import MixtureSpec, RepresentationSpec
 
 __all__ = ["LOSS_MODES", "OPTIMIZERS", "SequenceNetwork"]
 
@@ -97,7 +99,7 @@ class SequenceNetwork:
         self.l2 = float(l2)
         self.tied = bool(tied)
         self.hashes = None if hashes is None else np.ascontiguousarray(hashes, np.int32)
-        rows = self.n_items if self.hashes is None else int(n_rows)
+        rows = self.n_items if self.hashes is None else int(cast(int, n_rows))
         # Spotlight's ScaledEmbedding: N(0, 1/d) with a zero padding row; ZeroEmbedding.
         if initial_table is None:
             E = rng.normal(0.0, 1.0 / self.d, (rows, self.d)).astype(np.float32)
@@ -304,7 +306,7 @@ class SequenceNetwork:
         """Mixture-of-tastes scores (``kernels.sequence_mixture.mixture_score``) of the
         items ``Eo, b`` for states float32[n, 2 m d], as two matrix products: every
         taste and attention vector against every item."""
-        m, d = self.spec.num_mixtures, self.d
+        m, d = cast(MixtureSpec, self.spec).num_mixtures, self.d
         n = states.shape[0]
         products = (states.reshape(n * 2 * m, d) @ Eo.T).reshape(n, 2 * m, -1)
         logits = products[:, m:]

@@ -12,6 +12,7 @@ minibatch, and ``epoch`` runs the representation's epoch kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class RepresentationSpec:
     dot_scoring = True
     #: Layer parameters, in the order they are packed into the flat ``theta`` vector the
     #: epoch kernels read.
-    theta_names: tuple = ()
+    theta_names: ClassVar[tuple[str, ...]] = ()
 
     def state_width(self, d: int) -> int:
         """Size of ``R[u]``."""
@@ -189,7 +190,7 @@ class LSTMSpec(RepresentationSpec):
     """One LSTM layer over the item embeddings (Spotlight's ``LSTMNet``)."""
 
     kind = "lstm"
-    theta_names = ("W_ih", "W_hh", "b_ih", "b_hh")
+    theta_names: ClassVar[tuple[str, ...]] = ("W_ih", "W_hh", "b_ih", "b_hh")
 
     def initial_parameters(self, d, rng):
         # torch.nn.LSTM: every weight and bias U(+-1/sqrt(hidden_size)).
@@ -257,7 +258,7 @@ class MixtureSpec(LSTMSpec):
     num_mixtures: int = 4
     kind = "mixture"
     dot_scoring = False
-    theta_names = ("W_ih", "W_hh", "b_ih", "b_hh", "P", "bP")
+    theta_names: ClassVar[tuple[str, ...]] = ("W_ih", "W_hh", "b_ih", "b_hh", "P", "bP")
 
     def state_width(self, d):
         return 2 * self.num_mixtures * d

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -282,7 +283,7 @@ class FactorizationModel:
         parts = {f"{side}_row_parts": self._net.row_parts(side) for side in ("user", "item")}
         if any(value is not None for value in parts.values()):
             # Bloom layers: hashed rows train their embeddings, per-id rows their biases.
-            train = functools.partial(engine._fit_partial_rows, **parts)
+            train: Callable[..., Any] = functools.partial(engine._fit_partial_rows, **parts)
         else:
             train = engine.fit_partial
         if not verbose:

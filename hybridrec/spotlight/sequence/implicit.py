@@ -11,6 +11,8 @@ with ``num_threads`` threads.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..._validation import is_integer, is_real
@@ -33,13 +35,13 @@ SPARSE_REASON = ("it chooses PyTorch's gradient storage; hybridrec accumulates t
 _TOO_LARGE = "Maximum item id greater than number of items in model."
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
+def _check_int(value: Any, name: str, minimum: int) -> int:
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
-def _check_real(value: object, name: str, positive: bool) -> float:
+def _check_real(value: Any, name: str, positive: bool) -> float:
     if not is_real(value) or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}.")
@@ -114,10 +116,10 @@ class ImplicitSequenceModel:
     predicting 2 from [1], 3 from [1, 2], ... (and 1 from nothing), zeros being masked.
     """
 
-    def __init__(self, loss: str = "pointwise", representation: object = "pooling",
+    def __init__(self, loss: str = "pointwise", representation: Any = "pooling",
                  embedding_dim: int = 32, n_iter: int = 10, batch_size: int = 256,
-                 l2: float = 0.0, learning_rate: float = 1e-2, optimizer_func: object = None,
-                 use_cuda: bool = False, sparse: bool = False, random_state: object = None,
+                 l2: float = 0.0, learning_rate: float = 1e-2, optimizer_func: Any = None,
+                 use_cuda: bool = False, sparse: bool = False, random_state: Any = None,
                  num_negative_samples: int = 5, num_threads: int = 1) -> None:
         self.loss = loss
         self.representation = representation
@@ -268,6 +270,7 @@ class ImplicitSequenceModel:
         self._check_input(sequences)
         arrays = SequenceArrays.from_padded(sequences)
         targets = arrays.targets()
+        assert self._network is not None   # set just above
         if targets.sum() == 0:
             raise ValueError("interactions.sequences holds only padding (item 0): nothing to "
                              "train on.")
@@ -321,6 +324,7 @@ class ImplicitSequenceModel:
         self._check_input(sequence)
         nonzero = np.flatnonzero(sequence)
         pads = int(nonzero[0]) if nonzero.size else int(sequence.shape[0])
+        assert self._network is not None   # _check_input refuses an unfitted model
         state = self._network.state(sequence[pads:].astype(np.int32), pads)
         scores = self._network.score_state(state, None if items is None
                                            else items.astype(np.int32))
@@ -359,6 +363,7 @@ class ImplicitSequenceModel:
         matrix = _item_ids(array, "sequences").reshape(array.shape)
         self._check_input(matrix)
         arrays = SequenceArrays.from_padded(matrix)
+        assert self._network is not None   # _check_input refuses an unfitted model
         items, scores = recommend_from_arrays(self._network, arrays, k,
                                               bool(exclude_preceding),
                                               int(self.num_threads), shift=0)

@@ -21,6 +21,8 @@ Their results agree with Spotlight's PyTorch modules for the same weights (check
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..._validation import is_integer
@@ -40,13 +42,13 @@ __all__ = ["PADDING_IDX", "CNNNet", "LSTMNet", "MixtureLSTMNet", "PoolNet", "Seq
 PADDING_IDX = 0
 
 
-def _count(value: object, name: str, minimum: int = 1) -> int:
+def _count(value: Any, name: str, minimum: int = 1) -> int:
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
-def _to_iterable(value: object, num: int, name: str) -> tuple:
+def _to_iterable(value: Any, num: int, name: str) -> tuple:
     """Spotlight's ``_to_iterable``: an int repeated ``num`` times, else the values."""
     if is_integer(value):
         values = (value,) * num
