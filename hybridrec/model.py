@@ -761,6 +761,12 @@ class LightFM(ParamsMixin):
             raise ValueError(f"{name} values must be 0 (frozen), 1 (trainable), 2 (embedding "
                              f"only) or 3 (bias only), got values from {array.min()} to "
                              f"{array.max()}.")
+        if array.size and array.max() >= 2 and self.loss in ("warp", "warp-kos"):
+            # Not verified against the reference for the WARP family (its kernel
+            # diverged from it in the row-parts test); no caller needs it.
+            raise ValueError(f"{name} with values 2 (embedding only) or 3 (bias only) is "
+                             f"not supported with loss={self.loss!r}; use 0/1 masks "
+                             f"(trainable_{side}_features) or another loss.")
         return array.astype(np.uint8)
 
     def _prepare(self, interactions: Any, user_features: Any, item_features: Any,

@@ -248,14 +248,8 @@ def _part_masks(problem: dict) -> dict[str, np.ndarray]:
     return parts
 
 
-@pytest.mark.parametrize("loss", [
-    "logistic", "bpr",
-    # Open (2026-12-02): the WARP kernel with parts 2 / 3 differs from the reference on the
-    # identity/adagrad case (user embeddings); not used by any caller yet (the Spotlight
-    # door's Bloom layers never train WARP). To investigate before relying on it.
-    pytest.param("warp", marks=pytest.mark.xfail(strict=False, reason="open: WARP with "
-                                                 "row parts differs from the reference")),
-    "pointwise", "adaptive_hinge", "regression"])
+@pytest.mark.parametrize("loss", ["logistic", "bpr", "pointwise", "hinge",
+                                  "adaptive_hinge", "regression", "poisson"])
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 @pytest.mark.parametrize("with_features", [False, True], ids=["identity", "features"])
 def test_row_parts_match_reference(loss, schedule, with_features):
@@ -297,6 +291,17 @@ def test_row_parts_match_reference(loss, schedule, with_features):
         moved["bias-only biases"] |= not np.array_equal(
             params[f"{side}_biases"][parts[side] == 3], start[f"{side}_biases"][parts[side] == 3])
     assert all(moved.values()), moved
+
+
+@pytest.mark.parametrize("loss", ["warp", "warp-kos"])
+def test_row_parts_refused_for_the_warp_family(loss):
+    """Embedding-only / bias-only rows are not verified for WARP: refused, not run."""
+    from hybridrec import LightFM
+    matrix = sp.coo_matrix(np.eye(4, dtype=np.float32))
+    model = LightFM(loss=loss, no_components=2, random_state=0).fit(matrix, epochs=1)
+    with pytest.raises(ValueError, match=f"user_row_parts with values 2.*loss='{loss}'"):
+        model._fit_partial_rows(matrix, user_row_parts=np.array([0, 1, 2, 3]))
+    model._fit_partial_rows(matrix, user_row_parts=np.array([0, 1, 1, 0]))  # 0/1: fine
 
 
 def test_decay_parameters_with_row_parts():
