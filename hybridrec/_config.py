@@ -8,8 +8,15 @@ import numpy as np
 
 #: dtype of every parameter, feature weight, interaction value and sample weight.
 FLOAT = np.float32
-#: dtype of every row/column index handed to a kernel.
+#: dtype of every id handed to a kernel: user, item and feature rows and columns (CSR
+#: ``indices``, ``user_ids`` / ``item_ids``). Ids stay below 2**31 (``IdMapper`` and the
+#: shape check refuse more), so int32 halves their memory.
 INDEX = np.int32
+#: dtype of every position into (or count of) interactions or stored entries handed to a
+#: kernel: each CSR ``indptr``, the shuffled epoch order, sequence example positions.
+#: Always int64, whatever the size, so that each kernel compiles one specialisation and
+#: no count wraps past 2**31 - 1 interactions.
+POSITION = np.int64
 
 #: Cap on a single WARP / WARP-kOS loss weight (LightFM's MAX_LOSS).
 MAX_LOSS = 10.0

@@ -33,6 +33,7 @@ from ._validation import (
     as_id_array,
     as_interactions,
     as_row_mask,
+    csr_kernel_arrays,
     identity_features,
     is_integer,
     is_real,
@@ -928,8 +929,7 @@ class LightFM(ParamsMixin):
         disliked = disliked - disliked.multiply(liked)
         disliked.eliminate_zeros()
         disliked.sort_indices()
-        return (disliked.indptr.astype(_config.INDEX), disliked.indices.astype(_config.INDEX),
-                float(self.negative_mixing))
+        return (*csr_kernel_arrays(disliked), float(self.negative_mixing))
 
     def _run_epoch(self, data: KernelInteractions, user_matrix: KernelFeatures,
                    item_matrix: KernelFeatures, extra: tuple, num_threads: int,

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._config import INDEX
+from ._config import INDEX, POSITION
 from ._scoring import SORT_THRESHOLD, as_sorted_csr, rank_items
 from ._threads import check_num_threads, numba_threads
-from ._validation import check_positive_int
+from ._validation import check_positive_int, csr_kernel_arrays
 from .data import IdMapper
 from .kernels import scoring
 from .kernels.sequence import fit_pooling_epoch
@@ -223,14 +223,17 @@ class SequenceModel:
         positions = np.arange(example_sequence.shape[0]) - np.repeat(
             np.concatenate([[0], np.cumsum(np.maximum(lengths - 1, 0))[:-1]]),
             np.maximum(lengths - 1, 0))
-        example_position = (positions + 1).astype(INDEX)
+        # Sequence numbers are ids (int32); positions into the items and the example
+        # order are int64 (past 2**31 - 1 items in all).
+        example_position = (positions + 1).astype(POSITION)
         example_sequence = example_sequence.astype(INDEX)
+        indptr = np.ascontiguousarray(sequences.indptr, dtype=POSITION)
         for _ in range(self.epochs):
-            order = np.arange(example_sequence.shape[0], dtype=INDEX)
+            order = np.arange(example_sequence.shape[0], dtype=POSITION)
             rng.shuffle(order)
             states = rng.integers(1, 2**63, size=self.num_threads, dtype=np.uint64)
             with numba_threads(self.num_threads):
-                fit_pooling_epoch(sequences.indptr, sequences.items, example_sequence,
+                fit_pooling_epoch(indptr, sequences.items, example_sequence,
                                   example_position, order, self.input_embeddings_,
                                   self._accum[0], self.output_embeddings_, self._accum[1],
                                   self.biases_, self._accum[2], float(self.learning_rate),
@@ -351,8 +354,8 @@ def sequence_metrics(model, train: Sequences, test: sp.csr_matrix, k: int = 10,
         users = np.flatnonzero(np.diff(test.indptr)).astype(INDEX)
         scores = np.ascontiguousarray(model.scores(train)[users], dtype=np.float32)
         with numba_threads(num_threads):
-            scoring.rank_block(scores, users, test.indptr, test.indices, seen.indptr,
-                               seen.indices, SORT_THRESHOLD, ranks,
+            scoring.rank_block(scores, users, *csr_kernel_arrays(test),
+                               *csr_kernel_arrays(seen), SORT_THRESHOLD, ranks,
                                np.zeros((users.shape[0], 0), dtype=INDEX),
                                np.zeros((users.shape[0], 0), dtype=np.float32))
     counts = np.diff(test.indptr)[users]
