@@ -33,6 +33,11 @@ POSITIVES_BITSET_MAX_BYTES = 32 * 2**20
 REG_CHUNK_MAX = 32768
 REG_CHUNKS_MIN = 16
 
+#: Most examples one training-kernel call takes (an epoch without L2 is one call up to
+#: this size): its block bounds ``(block * n) // n_blocks`` stay far inside int64
+#: (2**20 blocks x 2**32 examples). Only epochs above 4.3 billion examples are cut.
+EPOCH_CHUNK_MAX = 2**32
+
 #: Examples per block of a training epoch: the unit of work the threads take from a
 #: shared counter, each with its own random stream (see ``kernels/losses.py``).
 TRAIN_BLOCK = 4096

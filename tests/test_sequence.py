@@ -98,8 +98,8 @@ def test_pooling_kernel_matches_reference(adaptive):
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     items = rng.integers(0, n_items, lengths.sum()).astype(np.int32)
     ex_seq = np.repeat(np.arange(4), lengths - 1).astype(np.int32)
-    ex_pos = np.concatenate([np.arange(1, n) for n in lengths]).astype(np.int32)
-    order = rng.permutation(ex_seq.shape[0]).astype(np.int32)
+    ex_pos = np.concatenate([np.arange(1, n) for n in lengths]).astype(np.int64)
+    order = rng.permutation(ex_seq.shape[0]).astype(np.int64)
     params = [(rng.random((n_items, d)) - 0.5).astype(np.float32),
               np.ones((n_items, d), np.float32),
               (rng.random((n_items, d)) - 0.5).astype(np.float32),
