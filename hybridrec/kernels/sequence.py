@@ -47,10 +47,10 @@ def fit_pooling_epoch(indptr, items, example_sequence, example_position, order,
         Sequence boundaries in ``items``.
     items : int32[n]
         Item ids of all sequences, each sequence in time order.
-    example_sequence, example_position : int32[m]
+    example_sequence, example_position : int32[m], int64[m]
         Example ``e`` predicts ``items[indptr[s] + p]`` from the items before it
         (``p >= 1``).
-    order : int32[m']
+    order : int64[m']
         Examples to visit (shuffled).
     input_embeddings, output_embeddings : float32[n_items, d]
     input_accum, output_accum : float32[n_items, d]
