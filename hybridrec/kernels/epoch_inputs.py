@@ -64,6 +64,10 @@ def shuffled_active(weights, values, positive_only, seed):
         order[m] = order[j]
         order[j] = i
         m += 1
+    if m == n:
+        # Every index kept (implicit data): no second buffer, whose int64 copy at the
+        # epoch's peak would cost 8 bytes per interaction.
+        return order
     return order[:m].copy()
 
 
