@@ -52,7 +52,8 @@ def _with_int64_indices(matrix: sp.spmatrix) -> sp.spmatrix:
     pick int32 for contents that fit)."""
     copy = matrix.copy()
     if copy.format == "coo":
-        copy.row, copy.col = copy.row.astype(np.int64), copy.col.astype(np.int64)
+        # (``row`` / ``col`` are views of ``coords``; assigning them keeps int32.)
+        copy.coords = (copy.row.astype(np.int64), copy.col.astype(np.int64))
         assert copy.row.dtype == np.int64
     else:
         copy.indptr = copy.indptr.astype(np.int64)
