@@ -222,6 +222,7 @@ def test_draw_below_matches_reference_at_every_size(bound):
     reference = int(state)
     for _ in range(200):
         state, r = _rng.draw_below(state, bound)
+        state = np.uint64(state)  # as in the kernels (a Python int >= 2**63 would type int64)
         reference, expected = naive.draw_below(reference, bound)
         assert int(state) == reference and r == expected and 0 <= r < bound
 
@@ -234,6 +235,7 @@ def test_draw_below_reaches_positions_past_2_31():
     draws = []
     for _ in range(2000):
         state, r = _rng.draw_below(state, bound)
+        state = np.uint64(state)
         draws.append(r)
     draws = np.asarray(draws)
     assert draws.max() < bound
@@ -248,6 +250,7 @@ def test_shuffle_slot_matches_reference_at_every_size(m):
     reference = int(state)
     for _ in range(200):
         state, j = epoch_inputs.shuffle_slot(state, m)
+        state = np.uint64(state)
         reference, expected = naive.shuffle_slot(reference, m)
         assert int(state) == reference and j == expected and 0 <= j <= m
 
@@ -258,6 +261,7 @@ def test_shuffle_slot_reaches_every_part_of_a_long_order():
     slots = []
     for _ in range(2000):
         state, j = epoch_inputs.shuffle_slot(state, m)
+        state = np.uint64(state)
         slots.append(j)
     counts = np.bincount(np.asarray(slots) // 2**31, minlength=5)
     assert counts[:4].min() > 400, counts
