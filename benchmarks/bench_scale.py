@@ -5,9 +5,10 @@ conversion, positives lookup, one Hogwild epoch, the per-epoch state copy and fi
 check) and of one further ``fit_partial`` epoch, on a synthetic implicit matrix of
 ``--interactions`` entries (default 50 million) between ``--users`` users and ``--items``
 items with a Zipf-like item popularity; and the process's peak resident memory
-(``ru_maxrss``) after generating the data and after each fit. The int32 limits are
-guarded in ``hybridrec._validation`` (refused above 2**31 - 1 entries); this script
-shows how far below them a 24 GiB machine gets comfortably.
+(``ru_maxrss``) after generating the data and after each fit. Positions into the
+interactions are int64 (no limit at 2**31 - 1 entries; ids are int32, at most 2**31 - 1
+users, items or features, guarded in ``hybridrec._validation``); this script shows the
+memory per interaction that sizes a machine.
 
 Run::
 

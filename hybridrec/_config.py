@@ -8,8 +8,15 @@ import numpy as np
 
 #: dtype of every parameter, feature weight, interaction value and sample weight.
 FLOAT = np.float32
-#: dtype of every row/column index handed to a kernel.
+#: dtype of every id handed to a kernel: user, item and feature rows and columns (CSR
+#: ``indices``, ``user_ids`` / ``item_ids``). Ids stay below 2**31 (``IdMapper`` and the
+#: shape check refuse more), so int32 halves their memory.
 INDEX = np.int32
+#: dtype of every position into (or count of) interactions or stored entries handed to a
+#: kernel: each CSR ``indptr``, the shuffled epoch order, sequence example positions.
+#: Always int64, whatever the size, so that each kernel compiles one specialisation and
+#: no count wraps past 2**31 - 1 interactions.
+POSITION = np.int64
 
 #: Cap on a single WARP / WARP-kOS loss weight (LightFM's MAX_LOSS).
 MAX_LOSS = 10.0
@@ -25,6 +32,11 @@ POSITIVES_BITSET_MAX_BYTES = 32 * 2**20
 #: Examples processed between two applications of the L2 decay (see ``model._run_epoch``).
 REG_CHUNK_MAX = 32768
 REG_CHUNKS_MIN = 16
+
+#: Most examples one training-kernel call takes (an epoch without L2 is one call up to
+#: this size): its block bounds ``(block * n) // n_blocks`` stay far inside int64
+#: (2**20 blocks x 2**32 examples). Only epochs above 4.3 billion examples are cut.
+EPOCH_CHUNK_MAX = 2**32
 
 #: Examples per block of a training epoch: the unit of work the threads take from a
 #: shared counter, each with its own random stream (see ``kernels/losses.py``).

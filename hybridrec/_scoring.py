@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from ._config import INDEX
 from ._threads import numba_threads
-from ._validation import check_sparse
+from ._validation import check_sparse, csr_index_dtype, csr_kernel_arrays
 from .kernels import scoring
 
 #: Users with more test items than this are ranked by sorting (see ``rank_block``).
@@ -34,7 +34,9 @@ QUADS_PER_TASK = 4
 
 
 def as_sorted_csr(matrix: sp.spmatrix, name: str) -> sp.csr_matrix:
-    """CSR with summed duplicates, sorted indices and int32 index arrays.
+    """CSR with summed duplicates and sorted indices, int32 index arrays up to
+    ``2**31 - 1`` entries (int64 beyond, ``csr_index_dtype``). The kernels take its
+    arrays through ``csr_kernel_arrays`` (int64 ``indptr``, int32 ``indices``).
 
     An input that already is such a CSR is used as is (no copy); otherwise a converted
     copy is made, so the caller's matrix is never modified.
@@ -44,8 +46,9 @@ def as_sorted_csr(matrix: sp.spmatrix, name: str) -> sp.csr_matrix:
     if not csr.has_canonical_format:
         csr = csr.copy() if csr is matrix else csr
         csr.sum_duplicates()
-    if csr.indptr.dtype != INDEX or csr.indices.dtype != INDEX:
-        csr = sp.csr_matrix((csr.data, csr.indices.astype(INDEX), csr.indptr.astype(INDEX)),
+    dtype = csr_index_dtype(csr.nnz)
+    if csr.indptr.dtype != dtype or csr.indices.dtype != dtype:
+        csr = sp.csr_matrix((csr.data, csr.indices.astype(dtype), csr.indptr.astype(dtype)),
                             shape=csr.shape)
     return csr
 
@@ -55,10 +58,7 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
     """Validate and convert the test and train matrices (LightFM's rules and messages)."""
     test = as_sorted_csr(test_interactions, "test_interactions")
     if train_interactions is None:
-        train = sp.csr_matrix(test.shape, dtype=np.float32)
-        train.indptr = train.indptr.astype(INDEX)
-        train.indices = train.indices.astype(INDEX)
-        return test, train
+        return test, sp.csr_matrix(test.shape, dtype=np.float32)
     train = as_sorted_csr(train_interactions, "train_interactions")
     if train.shape != test.shape:
         raise ValueError(
@@ -66,7 +66,7 @@ def prepare_test_train(test_interactions: sp.spmatrix, train_interactions: sp.sp
             f"{test.shape}; they must match."
         )
     if check_intersections:
-        shared = scoring.count_shared(test.indptr, test.indices, train.indptr, train.indices)
+        shared = scoring.count_shared(*csr_kernel_arrays(test), *csr_kernel_arrays(train))
         if shared > 0:
             raise ValueError(
                 f"Test interactions matrix and train interactions matrix share {shared} "
@@ -153,8 +153,8 @@ def rank_items(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: 
     vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     max_test = int(np.diff(test.indptr).max())
     with numba_threads(num_threads) as threads:
-        scoring.rank_users(vectors, users, items_t, biases, test.indptr, test.indices,
-                           train.indptr, train.indices,
+        scoring.rank_users(vectors, users, items_t, biases, *csr_kernel_arrays(test),
+                           *csr_kernel_arrays(train),
                            -1 if exact_below is None else int(exact_below), bool(best),
                            RANK_SORT_THRESHOLD, max_test, threads, QUADS_PER_TASK,
                            np.zeros(1, dtype=np.int64), ranks, top_items, top_scores)
@@ -219,7 +219,7 @@ def top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.nd
     vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     tile = _item_tile(items_t.shape[0], n_items)
     with numba_threads(num_threads) as threads:
-        scoring.top_users(vectors, users, items_t, biases, exclude.indptr, exclude.indices,
+        scoring.top_users(vectors, users, items_t, biases, *csr_kernel_arrays(exclude),
                           tile, threads, _octets_per_task(users.shape[0], threads),
                           np.zeros(1, dtype=np.int64), result_items, result_scores)
     return result_items, result_scores

@@ -1,8 +1,9 @@
 """Python-side checks and conversions shared by the estimator and the metrics.
 
 Everything a kernel receives passes through here first: sparse inputs become C-contiguous
-float32 values with int32 indices, and every problem raises a ``ValueError`` that names
-the argument, what was expected and what was received.
+float32 values with int32 ids (CSR ``indices``, row and column numbers) and int64
+positions (CSR ``indptr``), and every problem raises a ``ValueError`` that names the
+argument, what was expected and what was received.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._config import FLOAT, INDEX
+from ._config import FLOAT, INDEX, POSITION
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -46,7 +47,8 @@ def check_sparse(matrix: Any, name: str) -> None:
     """Raise unless ``matrix`` is a usable 2-d scipy sparse matrix or array.
 
     Usable means: real (bool, integer or float) values, all finite; at most
-    ``2**31 - 1`` rows, columns and stored entries (the kernels index with int32).
+    ``2**31 - 1`` rows and columns (user, item and feature ids are int32). The number of
+    stored entries is not limited: positions into them are int64.
     Every sparse input of the package passes through here first.
     """
     if not sp.issparse(matrix):
@@ -63,10 +65,10 @@ def check_sparse(matrix: Any, name: str) -> None:
         )
     if max(matrix.shape) > _INT32_MAX:
         raise ValueError(
-            f"{name} has shape {matrix.shape}; at most {_INT32_MAX} rows and columns (int32 "
-            "indices) are supported."
+            f"{name} has shape {matrix.shape}; at most {_INT32_MAX} rows and columns are "
+            "supported (user, item and feature ids are int32; the number of stored entries "
+            "is not limited)."
         )
-    check_nnz(matrix, name)
     if matrix.dtype.kind == "f":
         values = matrix.data if matrix.format in ("coo", "csr", "csc", "bsr", "dia") \
             else matrix.tocoo().data
@@ -79,20 +81,11 @@ def check_finite(values: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} contains NaN or infinite values. {NOT_FINITE}")
 
 
-def check_nnz(matrix: sp.spmatrix, name: str) -> None:
-    """Raise if ``matrix`` stores more entries than int32 indices can address."""
-    if matrix.nnz > _INT32_MAX:
-        raise ValueError(
-            f"{name} has {matrix.nnz} stored entries; at most {_INT32_MAX} (int32 indices) "
-            "are supported. Split the data, or drop duplicate entries "
-            "(sum_duplicates()) if there are any."
-        )
-
-
 @dataclass(frozen=True)
 class KernelInteractions:
-    """Interactions as the kernels want them: parallel int32 / float32 arrays (the
-    kernel form; ``hybridrec.data.Interactions`` is the DataFrame builders' result)."""
+    """Interactions as the kernels want them: parallel int32 ids / float32 values and
+    weights, any number of them (the kernel form; ``hybridrec.data.Interactions`` is the
+    DataFrame builders' result)."""
 
     shape: tuple[int, int]
     user_ids: np.ndarray
@@ -119,11 +112,10 @@ def as_interactions(interactions: Any, sample_weight: Any, name: str = "interact
     Raises
     ------
     ValueError
-        Non-sparse input, NaN/inf, more than 2**31-1 entries, bad sample weights.
+        Non-sparse input, NaN/inf, more than 2**31-1 users or items, bad sample weights.
     """
     check_sparse(interactions, name)
     coo = interactions.tocoo()
-    check_nnz(coo, name)
     values = _as_float32(coo.data)
     check_finite(values, name)
     user_ids = np.ascontiguousarray(coo.row, dtype=INDEX)
@@ -188,14 +180,13 @@ def identity_features(n: int) -> KernelFeatures:
 
 
 def as_features(features: object, name: str) -> KernelFeatures:
-    """Convert a user/item feature matrix to CSR float32 / int32, detecting the identity."""
+    """Convert a user/item feature matrix to CSR float32 values, int64 ``indptr`` and
+    int32 ``indices``, detecting the identity."""
     check_sparse(features, name)
     csr = sp.csr_matrix(features)
-    check_nnz(csr, name)
     data = _as_float32(csr.data)
     check_finite(data, name)
-    indptr = np.ascontiguousarray(csr.indptr, dtype=INDEX)
-    indices = np.ascontiguousarray(csr.indices, dtype=INDEX)
+    indptr, indices = csr_kernel_arrays(csr)
     n_rows, n_features = csr.shape
     if (n_rows == n_features and csr.nnz == n_rows and np.all(data == 1.0)
             and np.array_equal(indices, np.arange(n_rows))
@@ -359,13 +350,33 @@ def key_array(keys: Any, name: str) -> np.ndarray:
     return array
 
 
+def csr_index_dtype(nnz: int) -> type:
+    """The index dtype of a canonical scipy CSR with ``nnz`` stored entries: int32 while
+    ``indptr`` fits in it, else int64 (scipy keeps ``indices`` and ``indptr`` in one
+    dtype, so both are int64 then; the kernels get int32 ids from ``csr_kernel_arrays``)."""
+    return np.int32 if nnz <= _INT32_MAX else np.int64
+
+
 def int32_csr(matrix: sp.spmatrix, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
-    """float32 CSR with int32 index arrays and summed duplicates (the kernels' input),
-    resized to ``shape`` when given (new rows / columns are empty)."""
+    """float32 CSR with summed duplicates, resized to ``shape`` when given (new rows /
+    columns are empty), with int32 index arrays up to ``2**31 - 1`` stored entries and
+    int64 ones beyond (``csr_index_dtype``: never a silently wrapped ``indptr``)."""
     csr = sp.csr_matrix(matrix, dtype=np.float32)
     if shape is not None and csr.shape != shape:
         csr.resize(shape)
     csr.sum_duplicates()
-    csr.indices = csr.indices.astype(np.int32, copy=False)
-    csr.indptr = csr.indptr.astype(np.int32, copy=False)
+    dtype = csr_index_dtype(csr.nnz)
+    csr.indices = csr.indices.astype(dtype, copy=False)
+    csr.indptr = csr.indptr.astype(dtype, copy=False)
     return csr
+
+
+def csr_kernel_arrays(matrix: sp.csr_matrix | sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr, indices)`` of a CSR as the kernels take them: C-contiguous int64
+    positions and int32 ids (``_config.POSITION`` / ``_config.INDEX``), whatever index
+    dtype scipy chose. ``indptr`` has one entry per row, so the copy costs O(rows); the
+    ``indices`` are copied only when scipy holds them as int64 (past 2**31 - 1 entries,
+    or when the caller built them so). The ids are below 2**31 (``check_sparse``)."""
+    indptr = np.ascontiguousarray(matrix.indptr, dtype=POSITION)
+    indices = np.ascontiguousarray(matrix.indices, dtype=INDEX)
+    return indptr, indices

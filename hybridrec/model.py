@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from . import _config
 from ._early_stopping import EarlyStopping, ValidationTracker
+from ._epochs import epoch_chunks
 from ._guard import current_view, reading, writing
 from ._params import InvalidParameterError, ParamsMixin
 from ._scoring import check_identity_shape, prepare_test_train, rank_items
@@ -34,6 +35,7 @@ from ._validation import (
     as_id_array,
     as_interactions,
     as_row_mask,
+    csr_kernel_arrays,
     identity_features,
     is_integer,
     is_real,
@@ -981,8 +983,7 @@ class LightFM(ParamsMixin):
         disliked = disliked - disliked.multiply(liked)
         disliked.eliminate_zeros()
         disliked.sort_indices()
-        return (disliked.indptr.astype(_config.INDEX), disliked.indices.astype(_config.INDEX),
-                float(self.negative_mixing))
+        return (*csr_kernel_arrays(disliked), float(self.negative_mixing))
 
     def _run_epoch(self, data: KernelInteractions, user_matrix: KernelFeatures,
                    item_matrix: KernelFeatures, extra: tuple, num_threads: int,
@@ -1018,15 +1019,12 @@ class LightFM(ParamsMixin):
         regularised = self.item_alpha > 0 or self.user_alpha > 0
         # L2 is applied as a decay of every (trainable) parameter after each chunk of examples
         # (exactly what per-example weight decay amounts to, without touching every
-        # parameter per example). Without L2 the whole epoch is one chunk.
-        chunk = n
-        if regularised:
-            chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
-        # Each chunk is cut into blocks of about TRAIN_BLOCK examples, each with its own
-        # random stream; the threads take blocks from a shared counter. Blocks and
+        # parameter per example). Without L2 the whole epoch is one chunk (up to 2**32
+        # examples). Each chunk is cut into blocks of about TRAIN_BLOCK examples, each with
+        # its own random stream; the threads take blocks from a shared counter. Blocks and
         # streams depend on the data and the generator only, not on num_threads.
-        blocks = [-(-min(chunk, n - start) // _config.TRAIN_BLOCK)
-                  for start in range(0, n, chunk)]
+        chunks = epoch_chunks(n, regularised)
+        blocks = [n_blocks for _, _, n_blocks in chunks]
         rng_states = rng.integers(1, 2**63, size=sum(blocks), dtype=np.uint64)
         user_arrays = self._side_arrays("user")
         item_arrays = self._side_arrays("item")
@@ -1034,10 +1032,10 @@ class LightFM(ParamsMixin):
         pending = np.zeros(2, dtype=np.float64)  # (user, item) log-decay not yet applied
         first_block = 0
         with numba_threads(num_threads):
-            for start, n_blocks in zip(range(0, n, chunk), blocks, strict=True):
+            for start, stop, n_blocks in chunks:
                 reg_log_decay[:] = 0.0
                 kernel(data.user_ids, data.item_ids, data.values, data.weights,
-                       order[start:start + chunk],
+                       order[start:stop],
                        *user_matrix.kernel_args(), *item_matrix.kernel_args(),
                        *user_arrays, *item_arrays, *trainable,
                        float(self.learning_rate), float(self.rho), float(self.epsilon),
@@ -1048,7 +1046,7 @@ class LightFM(ParamsMixin):
                 first_block += n_blocks
                 if regularised:
                     pending += reg_log_decay.sum(axis=0)
-                    last = start + chunk >= n
+                    last = stop >= n
                     # Rescaling every parameter costs a pass over all of them, so a
                     # small pending decay (< 0.1 %) waits for the next chunk; the epoch
                     # always ends with nothing pending.

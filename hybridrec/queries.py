@@ -31,6 +31,7 @@ from ._validation import (
     check_bool,
     check_fraction,
     check_int,
+    csr_kernel_arrays,
     int32_csr,
     is_real,
     key_array,
@@ -106,7 +107,7 @@ def representations(parts: FeatureParts, matrix: sp.csr_matrix | None = None,
     biases = np.empty(n_rows, dtype=np.float32)
     if n_rows:
         with numba_threads(num_threads):
-            scoring.representations(matrix.indptr, matrix.indices, matrix.data, n_rows,
+            scoring.representations(*csr_kernel_arrays(matrix), matrix.data, n_rows,
                                     parts.embeddings, parts.biases, vectors, biases)
     return biases, vectors
 

@@ -22,9 +22,21 @@ def next_state(state: int) -> int:
 
 
 def draw_below(state: int, bound: int) -> tuple[int, int]:
+    """31 high bits modulo ``bound`` up to ``bound = 2**31``, all 64 bits beyond."""
     state = next_state(state)
-    value = ((state * 0x2545F4914F6CDD1D) & _MASK) >> 33
+    value = (state * 0x2545F4914F6CDD1D) & _MASK
+    if bound <= 1 << 31:
+        value >>= 33
     return state, value % bound
+
+
+def shuffle_slot(state: int, m: int) -> tuple[int, int]:
+    """Where the inside-out Fisher-Yates shuffle puts its ``m``-th element, in [0, m]."""
+    state = next_state(state)
+    value = (state * 0x2545F4914F6CDD1D) & _MASK
+    if m < 1 << 31:
+        return state, ((value >> 33) * (m + 1)) >> 31
+    return state, value % (m + 1)
 
 
 class NaiveModel:

@@ -25,10 +25,24 @@ def next_state(state):
     return state
 
 
+#: Bounds up to this are drawn from 31 bits; larger ones (a pool with one entry per
+#: interaction, past 2**31 interactions) from all 64, or positions >= 2**31 could never
+#: be drawn.
+_NARROW_BOUND = 2**31
+
+
 @jit.serial
 def draw_below(state, bound):
-    """Return ``(new_state, r)`` with ``r`` uniform in ``[0, bound)``; ``bound < 2**31``."""
+    """Return ``(new_state, r)`` with ``r`` uniform in ``[0, bound)``, ``1 <= bound < 2**63``.
+
+    Bounds up to 2**31 take the high 31 bits of the multiplied state (the best-mixed
+    ones) modulo ``bound``; larger bounds the full 64-bit output modulo ``bound`` (bias
+    below bound / 2**64). The draws for bounds up to 2**31 are the same as before the
+    wide branch existed.
+    """
     state = next_state(state)
-    # The high 31 bits of the multiplied state are the best-mixed ones.
-    value = (state * _MULTIPLIER) >> _HIGH_BITS
+    if bound <= _NARROW_BOUND:
+        value = (state * _MULTIPLIER) >> _HIGH_BITS
+    else:
+        value = state * _MULTIPLIER
     return state, np.int64(value % np.uint64(bound))

@@ -13,6 +13,24 @@ from ._rng import next_state
 _MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
 _HIGH_BITS = np.uint64(33)
 _LOW_31 = np.uint64(31)
+#: Up to this many kept indices, the 31-bit draw below places each one; past it a 31-bit
+#: number cannot name every position (nor may ``bits * (m + 1)`` fit in 64 bits).
+_NARROW_DRAWS = 2**31
+
+
+@jit.inline
+def shuffle_slot(state, m):
+    """``(new_state, j)`` with ``j`` uniform in ``[0, m]``: where the inside-out
+    Fisher-Yates shuffle puts its ``m``-th element (``shuffled_active``).
+
+    ``(r * (m + 1)) >> 31`` for 31 random bits ``r`` while ``m + 1 <= 2**31``; beyond, the
+    full 64-bit output modulo ``m + 1``.
+    """
+    state = next_state(state)
+    if m < _NARROW_DRAWS:
+        bits = (state * _MULTIPLIER) >> _HIGH_BITS
+        return state, np.int64((bits * np.uint64(m + 1)) >> _LOW_31)
+    return state, np.int64((state * _MULTIPLIER) % np.uint64(m + 1))
 
 
 @jit.serial
@@ -22,14 +40,19 @@ def shuffled_active(weights, values, positive_only, seed):
 
     Inside-out Fisher-Yates driven by xorshift64* from ``seed`` (uint64, not 0); the
     position for the k-th kept index is ``(r * (k + 1)) >> 31`` for 31 random bits ``r``
-    (a multiply instead of a 64-bit division; bias below (k + 1) / 2**31).
+    (a multiply instead of a 64-bit division; bias below (k + 1) / 2**31). From the
+    2**31-th kept index on (k + 1 > 2**31) it is the full 64-bit output modulo ``k + 1``
+    (bias below (k + 1) / 2**64), so every position stays reachable; orders of fewer
+    indices are unchanged by that branch.
 
     Returns
     -------
-    int32[m]
+    int64[m]
+        Positions into ``weights`` (int64 whatever ``n``: one compiled specialisation for
+        the training kernels' ``order``).
     """
     n = weights.shape[0]
-    order = np.empty(n, dtype=np.int32)
+    order = np.empty(n, dtype=np.int64)
     state = np.uint64(seed)
     m = 0
     for i in range(n):
@@ -37,26 +60,28 @@ def shuffled_active(weights, values, positive_only, seed):
             continue
         if positive_only and not values[i] > 0.0:
             continue
-        state = next_state(state)
-        bits = (state * _MULTIPLIER) >> _HIGH_BITS
-        j = np.int64((bits * np.uint64(m + 1)) >> _LOW_31)
+        state, j = shuffle_slot(state, m)
         order[m] = order[j]
         order[j] = i
         m += 1
+    if m == n:
+        # Every index kept (implicit data): no second buffer, whose int64 copy at the
+        # epoch's peak would cost 8 bytes per interaction.
+        return order
     return order[:m].copy()
 
 
 @jit.serial
 def positives_lookup(n_rows, n_cols, rows, cols, values):
-    """CSR ``(indptr, indices)`` (int32) of the distinct ``(row, col)`` with value > 0,
-    columns sorted within each row.
+    """CSR ``(indptr, indices)`` (int64 positions, int32 columns) of the distinct
+    ``(row, col)`` with value > 0, columns sorted within each row.
 
     Input already in (row, col) order (the usual case: files and ``tocoo()`` of a CSR)
     takes one counting pass; otherwise two stable counting sorts (by column, then by
     row), then duplicates are dropped.
     """
     n = rows.shape[0]
-    indptr = np.zeros(n_rows + 1, dtype=np.int32)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
     ordered = True
     last_row = -1
     last_col = -1
@@ -104,7 +129,7 @@ def positives_lookup(n_rows, n_cols, rows, cols, values):
         sorted_cols[fill[r]] = np.int32(key & 0xFFFFFFFF)
         fill[r] += 1
     # Drop duplicates, compacting in place.
-    out = np.zeros(n_rows + 1, dtype=np.int32)
+    out = np.zeros(n_rows + 1, dtype=np.int64)
     write = 0
     for r in range(n_rows):
         previous = -1

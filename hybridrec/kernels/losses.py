@@ -160,10 +160,10 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
         Interaction coordinates.
     values, weights : float32[nnz]
         Interaction values and sample weights.
-    order : int32[m]
-        Indices into the interactions to visit, in order (a shuffled chunk).
+    order : int64[m]
+        Positions into the interactions to visit, in order (a shuffled chunk).
     user_indptr, user_indices, user_data
-        User feature CSR (int32, int32, float32), or three ``None`` for the identity
+        User feature CSR (int64 indptr, int32 indices, float32), or three ``None`` for the identity
         (a compile-time specialisation: no CSR indirection); same for items.
     user_embeddings ... item_bias_momentum : float32 arrays
         Model parameters and accumulators, updated in place.
@@ -263,7 +263,7 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
 
     Parameters
     ----------
-    positives_indptr, positives_indices : int32
+    positives_indptr, positives_indices : int64, int32
         CSR of the items never used as a user's negative, sorted within rows (the model
         passes every stored entry of the user, as LightFM does).
     positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
@@ -271,7 +271,8 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
         "is this draw a positive?" test; an empty table (large catalogues) falls back to
         a binary search of the CSR row.
     negative_pool : int32[p]
-        Item ids of the interactions (the model passes those of every stored entry):
+        Item ids of the interactions (``p`` may pass 2**31: ``draw_below`` draws 64 bits
+        for such a pool) (the model passes those of every stored entry):
         drawing uniformly from it samples negatives from the empirical item
         distribution, as LightFM does.
     max_redraws : int
@@ -484,7 +485,7 @@ def fit_warp(user_ids, item_ids, values, weights, order,
 
     Parameters
     ----------
-    positives_indptr, positives_indices : int32
+    positives_indptr, positives_indices : int64, int32
         CSR of each user's positive items, sorted within rows.
     positives_bits : uint64[n_users, ceil(n_items / 64)] or uint64[0, 0]
         The same positives as a bit table (``epoch_inputs.positives_bitset``), for the
@@ -496,7 +497,7 @@ def fit_warp(user_ids, item_ids, values, weights, order,
         Draws allowed per example.
     max_loss : float
         Cap on the loss weight ``weight * log(floor((n_items - 1) / sampled))``.
-    negatives_indptr, negatives_indices : int32 or None
+    negatives_indptr, negatives_indices : int64, int32 or None
         CSR of each user's known negatives (items with value < 0), sorted within rows;
         ``None`` for LightFM's WARP (a compile-time specialisation: the default path
         is the plain search, with no mixing code at all).
@@ -953,7 +954,7 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
 
     Pairwise steps are LightFM's (``fit_bpr``). Extra parameters: ``fit_bpr``'s, plus
     ``n_negatives`` and ``mode``, and the explicit negatives: ``negatives_indptr,
-    negatives_indices`` (int32 CSR of each user's items with value < 0) and
+    negatives_indices`` (int64 / int32 CSR of each user's items with value < 0) and
     ``negative_mixing``: for a user with explicit negatives, each negative is, with this
     probability, drawn uniformly from them instead of from ``negative_pool`` (one draw
     of 2**24 decides; with ``negative_mixing == 0`` no extra draw is made).

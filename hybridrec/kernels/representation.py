@@ -24,7 +24,7 @@ def compute_representation(indptr, indices, data, row, embeddings, biases, out):
 
     Parameters
     ----------
-    indptr, indices, data : int32[:], int32[:], float32[:] or None
+    indptr, indices, data : int64[:], int32[:], float32[:] or None
         CSR feature matrix, or ``None`` for the identity.
     row : int
         User or item index.

@@ -86,9 +86,9 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
         Scores of the block's users for every item; overwritten (train items become -inf).
     users : int32[B]
         User (row) index of each score row.
-    test_indptr, test_indices : int32
+    test_indptr, test_indices : int64, int32
         Test interactions CSR, sorted rows. ``ranks`` is aligned with ``test_indices``.
-    train_indptr, train_indices : int32
+    train_indptr, train_indices : int64, int32
         Items to exclude, CSR with sorted rows.
     sort_threshold : int
         Users with more test items than this are ranked by sorting their scores once
@@ -372,7 +372,7 @@ def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indi
     items_t : float32[dp, n_items]
         Item vectors transposed, ``dp`` = d rounded up to a multiple of 8 (zero rows).
     item_biases : float32[n_items]
-    test_indptr, test_indices, train_indptr, train_indices : int32
+    test_indptr, test_indices, train_indptr, train_indices : int64, int32, int64, int32
         CSRs with sorted rows; train items are excluded from every ranking.
     exact_below : int
         -1: every rank is computed. Otherwise only ranks below ``exact_below`` (and,
@@ -580,7 +580,7 @@ def top_users(user_vectors, users, items_t, item_biases, exclude_indptr, exclude
         Item vectors transposed, ``dp`` = d rounded up to a multiple of 8 (zero rows).
     item_biases : float32[n_items]
         -inf for items that may not be listed.
-    exclude_indptr, exclude_indices : int32
+    exclude_indptr, exclude_indices : int64, int32
         Items to leave out per row of ``user_vectors``, CSR with sorted rows.
     tile : int
         Items per tile (> 0).

@@ -50,7 +50,7 @@ def user_metrics(users, rank_indptr, ranks, n_train, n_items, ks, with_auc, prec
     ----------
     users : int32[m]
         Rows of the rank CSR to evaluate (each with at least one test entry).
-    rank_indptr : int32[n_users + 1]
+    rank_indptr : int64[n_users + 1]
     ranks : float32[nnz]
         Pessimistic ranks (0 = top) of the test entries, train items excluded.
     n_train : int64[n_users]

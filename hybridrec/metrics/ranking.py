@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from .._scoring import RankResult, check_identity_shape, prepare_test_train, rank_items
 from .._threads import check_num_threads, numba_threads
-from .._validation import check_positive_int
+from .._validation import check_positive_int, csr_kernel_arrays
 from ._aggregate import EvaluationParts, summarise
 from ._kernels import user_metrics
 
@@ -125,7 +125,7 @@ def _user_metrics(result: RankResult, train: sp.csr_matrix, ks: Sequence[int],
     auc = np.zeros(m)
     rr = np.zeros(m)
     n_train = np.diff(train.indptr).astype(np.int64)
-    indptr = result.test.indptr
+    indptr = csr_kernel_arrays(result.test)[0]
     if m:
         with numba_threads(num_threads):
             user_metrics(result.users, indptr, result.ranks, n_train, result.test.shape[1],

@@ -19,7 +19,7 @@ def test_shuffled_active_is_a_permutation_of_the_active_examples(positive_only):
     if positive_only:
         active &= values > 0
     order = epoch_inputs.shuffled_active(weights, values, positive_only, np.uint64(7))
-    assert order.dtype == np.int32
+    assert order.dtype == np.int64
     np.testing.assert_array_equal(np.sort(order), np.flatnonzero(active))
     again = epoch_inputs.shuffled_active(weights, values, positive_only, np.uint64(7))
     np.testing.assert_array_equal(order, again)
@@ -71,7 +71,7 @@ def test_positives_lookup_matches_scipy(layout):
                              shape=(n_rows, n_cols))
     expected.sum_duplicates()
     indptr, indices = epoch_inputs.positives_lookup(n_rows, n_cols, rows, cols, values)
-    assert indptr.dtype == np.int32 and indices.dtype == np.int32
+    assert indptr.dtype == np.int64 and indices.dtype == np.int32
     np.testing.assert_array_equal(indptr, expected.indptr)
     np.testing.assert_array_equal(indices, expected.indices)
 
@@ -84,7 +84,7 @@ def test_positives_bitset_matches_dense_pattern(n_cols):
     dense = np.random.default_rng(n_cols).random((n_rows, n_cols)) < 0.3
     dense[2] = False
     matrix = sp.csr_matrix(dense)
-    bits = epoch_inputs.positives_bitset(n_rows, n_cols, matrix.indptr.astype(np.int32),
+    bits = epoch_inputs.positives_bitset(n_rows, n_cols, matrix.indptr.astype(np.int64),
                                          matrix.indices.astype(np.int32))
     assert bits.dtype == np.uint64 and bits.shape == (n_rows, -(-n_cols // 64))
     columns = np.arange(n_cols)

@@ -72,7 +72,7 @@ def _problem(loss: str, with_features: bool, seed: int = 3) -> dict:
             "item_ids": (cells % N_ITEMS).astype(np.int32), "values": values,
             "weights": weights, "user_features": user_features,
             "item_features": item_features, "params": params,
-            "order": rng.permutation(45).astype(np.int32)}
+            "order": rng.permutation(45).astype(np.int64)}
 
 
 def _frozen_masks(problem: dict) -> dict[str, np.ndarray]:
@@ -97,7 +97,7 @@ def _run_kernel(loss: str, problem: dict, adadelta: bool, alpha: float,
     identity = problem["user_features"].shape[1] == N_USERS
     csr = []
     for matrix in (problem["user_features"], problem["item_features"]):
-        csr += [None, None, None] if identity else [matrix.indptr.astype(np.int32),
+        csr += [None, None, None] if identity else [matrix.indptr.astype(np.int64),
                                                     matrix.indices.astype(np.int32),
                                                     matrix.data.astype(np.float32)]
     reg_log_decay = np.zeros((1, 2))

@@ -62,7 +62,7 @@ def _params(rng, n_user_features, n_item_features, adadelta):
 def _csr_args(matrix: sp.csr_matrix, identity: bool):
     if identity:
         return None, None, None
-    return (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
+    return (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
             matrix.data.astype(np.float32))
 
 
@@ -73,7 +73,7 @@ def _lookup(user_ids, item_ids, values, bits=False):
     m = sp.csr_matrix((np.ones(int(keep.sum())), (user_ids[keep], item_ids[keep])),
                       shape=(N_USERS, N_ITEMS))
     m.sum_duplicates()
-    indptr, indices = m.indptr.astype(np.int32), m.indices.astype(np.int32)
+    indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int32)
     table = (epoch_inputs.positives_bitset(N_USERS, N_ITEMS, indptr, indices) if bits
              else np.zeros((0, 0), dtype=np.uint64))
     return indptr, indices, table
@@ -85,7 +85,7 @@ def _known(user_ids, item_ids, values):
     m = sp.csr_matrix((np.ones(int(negative.sum())), (user_ids[negative], item_ids[negative])),
                       shape=(N_USERS, N_ITEMS))
     m.sum_duplicates()
-    return m.indptr.astype(np.int32), m.indices.astype(np.int32)
+    return m.indptr.astype(np.int64), m.indices.astype(np.int32)
 
 
 @pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos", "regression",
@@ -108,7 +108,7 @@ def test_kernel_matches_reference(loss, schedule, with_features, alpha):
             0 if loss == "poisson" else 1, 6, len(values)).astype(np.float32)
     rng = np.random.default_rng(seed)
     params = _params(rng, user_features.shape[1], item_features.shape[1], adadelta)
-    order = rng.permutation(len(user_ids)).astype(np.int32)
+    order = rng.permutation(len(user_ids)).astype(np.int64)
     rng_seed = 0x9E3779B97F4A7C15
     learning_rate, rho, epsilon = 0.1, 0.95, 1e-6
     reference = naive.NaiveModel(params, user_features.toarray(), item_features.toarray(),
@@ -182,7 +182,7 @@ def test_zero_weight_example_changes_nothing():
     weights = np.zeros(2, dtype=np.float32)
     params = _params(np.random.default_rng(0), N_USERS, N_ITEMS, adadelta=True)
     before = {name: value.copy() for name, value in params.items()}
-    losses.fit_logistic(user_ids, item_ids, values, weights, np.arange(2, dtype=np.int32),
+    losses.fit_logistic(user_ids, item_ids, values, weights, np.arange(2, dtype=np.int64),
                         None, None, None, None, None, None,
                         *(params[f"user_{n}"] for n in NAMES),
                         *(params[f"item_{n}"] for n in NAMES), *ALL_ROWS,
@@ -201,7 +201,7 @@ def test_warp_mixing_never_uses_a_positive_as_negative(loss):
     item_ids = np.array([1, 2, 1, 2], dtype=np.int32)
     values = np.array([1.0, 1.0, -1.0, -1.0], dtype=np.float32)
     weights = np.ones(4, dtype=np.float32)
-    order = np.arange(4, dtype=np.int32)
+    order = np.arange(4, dtype=np.int64)
     indptr, indices, bits = _lookup(user_ids, item_ids, values, bits=True)
     known_indptr, known_indices = _known(user_ids, item_ids, values)
     assert set(known_indices) == set(indices) == {1, 2}
