@@ -260,6 +260,26 @@ class SequenceModel(ParamsMixin):
         self._check_fitted()
         return self.network_.n_items - 1
 
+    @property
+    def input_embeddings_(self) -> np.ndarray:
+        """float32[n_items, d]: the embeddings of the items in the sequences (row ``i``
+        is item code ``i``; the engine's padding row is left out)."""
+        self._check_fitted()
+        return self.network_.item_vectors()[1:]
+
+    @property
+    def output_embeddings_(self) -> np.ndarray:
+        """float32[n_items, d]: the embeddings that score the items (the input ones when
+        tied)."""
+        self._check_fitted()
+        return self.network_.output_vectors()[1:]
+
+    @property
+    def biases_(self) -> np.ndarray:
+        """float32[n_items]: the item biases."""
+        self._check_fitted()
+        return self.network_.item_bias_table[1:]
+
     def user_states(self, sequences: Sequences) -> np.ndarray:
         """State after each sequence's items.
 

@@ -123,9 +123,16 @@ def test_every_representation_predicts_and_recommends(representation, extra):
     assert lists.shape == (2, 3)
     metrics = sequence_metrics(model, train, test, k=5)
     assert 0.0 < metrics["mrr"] <= 1.0
+    # The fitted arrays of the pre-package SequenceModel, one row per item code.
+    assert model.input_embeddings_.shape == (n_items, 16)
+    assert model.biases_.shape == (n_items,)
     if representation == "mixture":
         with pytest.raises(ValueError, match="dot product"):
             model.item_vectors()
+    else:
+        vectors, biases = model.item_vectors()
+        np.testing.assert_array_equal(model.output_embeddings_, vectors)
+        np.testing.assert_array_equal(model.biases_, biases)
 
 
 def test_params_protocol_partial_fit_and_determinism():
