@@ -63,6 +63,11 @@ numpydoc_validation_exclude = {
     r"\.__init__$", r"\.__repr__$", r"\.__len__$", r"\.__iter__$", r"\.__getitem__$",
     r"\.__eq__$", r"\.__hash__$", r"\.__getattr__$", r"\.__sklearn_is_fitted__$",
     r"\.__sklearn_tags__$", r"\.__getstate__$", r"\.__setstate__$", r"\.__call__$",
+    # Representation specs / nets implement an interface documented once on their base
+    # class (RepresentationSpec, SequenceNet); the overrides repeat no docstring.
+    r"^hybridrec\.sequence\.representations\.(Pooling|CNN|LSTM|Mixture)Spec\.",
+    r"^hybridrec\.spotlight\.sequence\.representations\.(Pool|CNN|LSTM|MixtureLSTM)Net"
+    r"\.engine_spec$",
 }
 
 # --- tutorials: MyST notebooks executed at every build; a cell that raises fails it.

@@ -141,8 +141,10 @@ class LightFM(ParamsMixin):
     n : int, default 10
         For WARP-kOS: number of positives sampled per update.
     learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
-    loss : {'logistic', 'bpr', 'warp', 'warp-kos', 'regression', 'poisson', 'pointwise',
-            'hinge', 'adaptive_hinge', 'bpr-uniform'}, default 'logistic'
+    loss : str, default 'logistic'
+        One of ``'logistic'``, ``'bpr'``, ``'warp'``, ``'warp-kos'``, ``'regression'``,
+        ``'poisson'``, ``'pointwise'``, ``'hinge'``, ``'adaptive_hinge'``,
+        ``'bpr-uniform'``.
         ``logistic`` treats stored values > 0 as positives and the rest as negatives;
         ``bpr``, ``warp`` and ``warp-kos`` learn rankings from the positives only
         (sample weights scale every update, also for ``warp-kos``, which LightFM

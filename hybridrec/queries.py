@@ -257,7 +257,7 @@ def _nearest(queries: np.ndarray, candidates: np.ndarray, k: int, num_threads: i
 
 # ------------------------------------------------------------ approximate search
 def check_index_kind(kind: object) -> str:
-    """``kind`` of an approximate index: one of :data:`INDEX_KINDS`."""
+    """``kind`` of an approximate index: one of ``INDEX_KINDS``."""
     if not isinstance(kind, str) or kind not in INDEX_KINDS:
         raise ValueError(f"kind must be one of {INDEX_KINDS}, got {kind!r}.")
     return kind
@@ -280,7 +280,7 @@ def build_approximate_index(snapshot: ScoringSnapshot, kind: str,
     snapshot's users with their training items excluded, as ``recommend`` excludes
     them; ``"similar_items"`` on the items themselves, each excluding itself. Both
     aim at a mean recall@10 of ``_ann.DEFAULT_RECALL_TARGET`` (0.99) against the exact
-    lists. The k-means seed is fixed (:data:`INDEX_SEED`): the same model gives the
+    lists. The k-means seed is fixed (``INDEX_SEED``): the same model gives the
     same index at any thread count.
     """
     start = time.perf_counter()

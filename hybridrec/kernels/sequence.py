@@ -97,7 +97,7 @@ def draw_negative(state, mode, n_negatives, n_items, r, Eo, b):
 
 @jit.inline
 def dot_head(r, positive, mode, n_negatives, state, Eo, b, scale, dr, gEo, gb, touched):
-    """Score ``positive`` and its negative(s) by ``r . Eo[j] + b[j]``, and add the
+    """Score ``positive`` and its negative(s) by ``r @ Eo[j] + b[j]``, and add the
     scaled loss gradient to ``dr`` (float32[d]), ``gEo[j]`` and ``gb[j]``.
 
     Returns ``(state, unscaled loss)``.

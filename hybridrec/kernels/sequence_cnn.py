@@ -181,19 +181,27 @@ def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations
     """Gradient of one minibatch of the CNN representation, added to one worker's buffers;
     returns ``(state, summed unscaled loss)``.
 
-    Parameters (besides those of ``sequence.pooling_batch``)
+    Parameters not listed here are those of ``sequence.pooling_batch``.
+
+    Parameters
     ----------
     pads : int32[n_sequences]
         Leading padding of each sequence.
     W_t, W : float32[n_layers, max_width, d, d]
-        ``[l, a, i, o]`` and ``[l, a, o, i]`` layouts of the weights; c : float32[n_layers, d].
+        ``[l, a, i, o]`` and ``[l, a, o, i]`` layouts of the weights.
+    c : float32[n_layers, d]
+        Biases of the layers.
     widths, dilations : int32[n_layers]
+        Kernel width and dilation of each layer.
     relu, residual : bool
+        ReLU instead of tanh; residual connections.
     reach : int
         Total look-back ``sum((width - 1) * dilation) + 1``.
     table : float32[n_layers, >= max pads + 1, d]
         ``cnn_prefix`` of (at least) the batch's longest padding.
-    gW, gc : like ``W``, ``c``; gT : float32[n_layers, >= max pads + 1, d]
+    gW, gc : float32, shaped like ``W`` and ``c``
+        Gradient buffers of the weights and biases.
+    gT : float32[n_layers, >= max pads + 1, d]
         Gradient reaching the prefix table (for ``cnn_prefix_backward``).
     """
     n_layers = widths.shape[0]

@@ -160,7 +160,7 @@ def lstm_sequence_backward(s_items, pads, T, E, W_ih, W_hh, H, C, TC, G, dH, dga
                            dh, dh_prev, dc, dc_prev, gE, gW_ih, gW_hh, gbias, gT_h, gT_c,
                            touched):
     """Backpropagate ``dH`` (float32[>= T, d], gradients of ``h`` at ``pads..T-1``)
-    through the steps ``T-1 .. pads+1`` into the parameters and ``gE``, and the gradient
+    through the steps ``T-1`` down to ``pads+1`` into the parameters and ``gE``, and the gradient
     of the state at ``pads`` into ``gT_h[pads], gT_c[pads]``."""
     d = H.shape[1]
     for o in range(d):
@@ -189,14 +189,26 @@ def lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh,
     """Gradient of one minibatch of the LSTM representation, added to one worker's
     buffers; returns ``(state, summed unscaled loss)``.
 
-    Parameters (besides those of ``sequence.pooling_batch``)
+    Parameters not listed here are those of ``sequence.pooling_batch``.
+
+    Parameters
     ----------
     pads : int32[n_sequences]
-    W_ih_t, W_hh_t : float32[d, 4d]; W_ih, W_hh : float32[4d, d]; bias : float32[4d]
-    table_h, table_c, table_tanh : float32[>= max pads + 1, d]; table_gates : [.., 4d]
+        Leading padding of each sequence.
+    W_ih_t, W_hh_t : float32[d, 4d]
+        Transposed input and recurrent weights.
+    W_ih, W_hh : float32[4d, d]
+        Input and recurrent weights.
+    bias : float32[4d]
+        ``b_ih + b_hh``.
+    table_h, table_c, table_tanh : float32[>= max pads + 1, d]
         ``lstm_prefix`` of (at least) the batch's longest padding.
-    gW_ih, gW_hh : float32[4d, d]; gbias : float32[4d]
-        (the gradient of ``b_ih`` and of ``b_hh`` alike).
+    table_gates : float32[>= max pads + 1, 4d]
+        The prefix's gates.
+    gW_ih, gW_hh : float32[4d, d]
+        Gradient buffers of the weights.
+    gbias : float32[4d]
+        Gradient of ``b_ih`` and of ``b_hh`` alike.
     gT_h, gT_c : float32[>= max pads + 1, d]
         Gradient reaching the prefix states (for ``lstm_prefix_backward``).
     """

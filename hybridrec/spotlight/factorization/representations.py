@@ -67,6 +67,8 @@ class BilinearNet:
     user_biases, item_biases : ZeroEmbedding
         Their ``weight`` is the trained biases, ``(num_users or num_items, 1)``, once
         fitted.
+    engine : hybridrec.LightFM or None
+        The fitted engine holding the parameters (``None`` before the first fit).
 
     Notes
     -----
@@ -76,8 +78,6 @@ class BilinearNet:
     hashed embeddings (their biases fixed at zero), the next ``num_embeddings`` rows the
     ids' own biases (their embeddings fixed at zero); ``row_parts`` tells the engine
     which part of each row trains.
-    engine : hybridrec.LightFM or None
-        The fitted engine holding the parameters (``None`` before the first fit).
     """
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 32,
