@@ -22,7 +22,7 @@ from .representation import contains_sorted
 
 @jit.serial
 def _score_octet(vectors, columns_t, column_biases, row_biases, start, stop, rows):
-    """Scores of 8 rows of ``vectors`` against columns ``start .. stop - 1`` of
+    """Scores of 8 rows of ``vectors`` against columns ``start`` to ``stop - 1`` of
     ``columns_t``.
 
     ``rows[r, j - start] = bias + sum_c vectors[r, c] * columns_t[c, j]`` with ``bias =
@@ -154,7 +154,7 @@ def _insert_ranked(list_scores, list_items, filled, score, item):
 @jit.serial
 def _offer_row(row, item_ids, start, list_scores, list_items, filled, exclude_indices,
                exclude_start, exclude_stop):
-    """Offer the scores ``row`` of cluster-order positions ``start, start + 1, ...`` to a
+    """Offer the scores ``row`` of cluster-order positions ``start``, ``start + 1`` and on, to a
     running top list; excluded items (sorted ``exclude_indices[exclude_start:exclude_stop]``)
     and scores that are -inf or nan are never listed. Returns the new fill count."""
     k = list_scores.shape[0]
