@@ -471,7 +471,7 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
 def nearest_centroids(points, centroids_t, centroid_offsets, n_workers, next_task,
                       assignment, best_scores):
     """k-means assignment: for each point, the centroid maximising
-    ``centroid_offsets[c] + point . centroid_c`` (ties: lower index).
+    ``centroid_offsets[c] + point @ centroid_c`` (ties: lower index).
 
     With ``centroid_offsets = -|c|^2 / 2`` that is the nearest centroid in Euclidean
     distance. Points are scored eight at a time (``_score_octet``); each point's result
