@@ -310,6 +310,45 @@ def test_results_independent_of_threads_and_batching(data):
 
 
 # -------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("n_probe", [1, 2, 9, 16, 17, 48, 120, 300])
+def test_best_clusters_is_a_stable_partial_argsort(n_probe):
+    """The probed set is the first n_probe of a stable argsort of -scores (ties to the
+    lower cluster), listed in cluster order, for the running list (<= 16 probes) and
+    the selection alike; with ties, -inf scores, and chunk boundaries crossed."""
+    rng = np.random.default_rng(n_probe)
+    for trial in range(60):
+        n = int(rng.integers(n_probe, n_probe + 400))
+        if trial % 2:
+            scores = rng.integers(-3, 4, n).astype(np.float32)   # many ties
+        else:
+            scores = rng.standard_normal(n).astype(np.float32)
+        scores[rng.integers(0, n, 3)] = -np.inf
+        if trial % 5 == 0:
+            scores = np.sort(scores)   # ascending: every score enters the running list
+        out = np.empty(n_probe, dtype=np.int32)
+        ann.best_clusters(scores, n_probe, np.empty(n, dtype=np.float32), out)
+        np.testing.assert_array_equal(out, np.sort(np.argsort(-scores, kind="stable")[:n_probe]))
+
+
+def test_results_independent_of_the_task_size(data, monkeypatch):
+    """Users per task (MAX_BLOCK, and TASK_SLOTS / max(n_probe, k)) change only how
+    the work is cut, never a result."""
+    import hybridrec._ann as ann_module
+
+    users, items, biases, index = data
+    rows = np.arange(users.shape[0])
+    probes = (3, index.n_clusters)
+    expected = {n_probe: search(index, users, rows, 10, 2, n_probe=n_probe)
+                for n_probe in probes}
+    for max_block, slots in ((8, 1 << 20), (64, 64 * 3), (1 << 14, 1 << 10)):
+        monkeypatch.setattr(ann_module, "MAX_BLOCK", max_block)
+        monkeypatch.setattr(ann_module, "TASK_SLOTS", slots)
+        for n_probe in probes:
+            got = search(index, users, rows, 10, 2, n_probe=n_probe)
+            np.testing.assert_array_equal(got[0], expected[n_probe][0])
+            np.testing.assert_array_equal(got[1], expected[n_probe][1])
+
+
 def test_nearest_centroids_matches_numpy():
     rng = np.random.default_rng(4)
     points = rng.standard_normal((203, 8)).astype(np.float32)
