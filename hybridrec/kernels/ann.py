@@ -18,110 +18,7 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from .representation import contains_sorted
-
-
-@jit.serial
-def _score_octet(vectors, columns_t, column_biases, row_biases, start, stop, rows):
-    """Scores of 8 rows of ``vectors`` against columns ``start`` to ``stop - 1`` of
-    ``columns_t``.
-
-    ``rows[r, j - start] = bias + sum_c vectors[r, c] * columns_t[c, j]`` with ``bias =
-    column_biases[j]``, or ``row_biases[r]`` when ``row_biases`` is not None; summed in
-    float32 in the order of ``c`` (each product rounded, then added; no fused
-    multiply-add): the arithmetic of ``scoring._score_tile`` term for term, so a
-    (user, item) score equals the exact path's bit for bit whichever side is the row
-    (products commute exactly). ``columns_t`` has a multiple of 4 rows (zero padded, like
-    ``vectors``; adding 0 does not change a sum). Loops run over views from 0 so that
-    LLVM vectorises them over the columns.
-    """
-    n_components = columns_t.shape[0]
-    width = stop - start
-    r0 = rows[0, :width]
-    r1 = rows[1, :width]
-    r2 = rows[2, :width]
-    r3 = rows[3, :width]
-    r4 = rows[4, :width]
-    r5 = rows[5, :width]
-    r6 = rows[6, :width]
-    r7 = rows[7, :width]
-    if row_biases is None:
-        biases = column_biases[start:stop]
-        for j in range(width):
-            bias = biases[j]
-            r0[j] = bias
-            r1[j] = bias
-            r2[j] = bias
-            r3[j] = bias
-            r4[j] = bias
-            r5[j] = bias
-            r6[j] = bias
-            r7[j] = bias
-    else:
-        for j in range(width):
-            r0[j] = row_biases[0]
-            r1[j] = row_biases[1]
-            r2[j] = row_biases[2]
-            r3[j] = row_biases[3]
-            r4[j] = row_biases[4]
-            r5[j] = row_biases[5]
-            r6[j] = row_biases[6]
-            r7[j] = row_biases[7]
-    for c in range(0, n_components, 4):
-        a0, a1, a2, a3 = vectors[0, c], vectors[0, c + 1], vectors[0, c + 2], vectors[0, c + 3]
-        b0, b1, b2, b3 = vectors[1, c], vectors[1, c + 1], vectors[1, c + 2], vectors[1, c + 3]
-        e0, e1, e2, e3 = vectors[2, c], vectors[2, c + 1], vectors[2, c + 2], vectors[2, c + 3]
-        f0, f1, f2, f3 = vectors[3, c], vectors[3, c + 1], vectors[3, c + 2], vectors[3, c + 3]
-        g0, g1, g2, g3 = vectors[4, c], vectors[4, c + 1], vectors[4, c + 2], vectors[4, c + 3]
-        h0, h1, h2, h3 = vectors[5, c], vectors[5, c + 1], vectors[5, c + 2], vectors[5, c + 3]
-        l0, l1, l2, l3 = vectors[6, c], vectors[6, c + 1], vectors[6, c + 2], vectors[6, c + 3]
-        m0, m1, m2, m3 = vectors[7, c], vectors[7, c + 1], vectors[7, c + 2], vectors[7, c + 3]
-        i0, i1 = columns_t[c, start:stop], columns_t[c + 1, start:stop]
-        i2, i3 = columns_t[c + 2, start:stop], columns_t[c + 3, start:stop]
-        for j in range(width):
-            x = i0[j]
-            s0 = r0[j] + a0 * x
-            s1 = r1[j] + b0 * x
-            s2 = r2[j] + e0 * x
-            s3 = r3[j] + f0 * x
-            s4 = r4[j] + g0 * x
-            s5 = r5[j] + h0 * x
-            s6 = r6[j] + l0 * x
-            s7 = r7[j] + m0 * x
-            x = i1[j]
-            s0 = s0 + a1 * x
-            s1 = s1 + b1 * x
-            s2 = s2 + e1 * x
-            s3 = s3 + f1 * x
-            s4 = s4 + g1 * x
-            s5 = s5 + h1 * x
-            s6 = s6 + l1 * x
-            s7 = s7 + m1 * x
-            x = i2[j]
-            s0 = s0 + a2 * x
-            s1 = s1 + b2 * x
-            s2 = s2 + e2 * x
-            s3 = s3 + f2 * x
-            s4 = s4 + g2 * x
-            s5 = s5 + h2 * x
-            s6 = s6 + l2 * x
-            s7 = s7 + m2 * x
-            x = i3[j]
-            s0 = s0 + a3 * x
-            s1 = s1 + b3 * x
-            s2 = s2 + e3 * x
-            s3 = s3 + f3 * x
-            s4 = s4 + g3 * x
-            s5 = s5 + h3 * x
-            s6 = s6 + l3 * x
-            s7 = s7 + m3 * x
-            r0[j] = s0
-            r1[j] = s1
-            r2[j] = s2
-            r3[j] = s3
-            r4[j] = s4
-            r5[j] = s5
-            r6[j] = s6
-            r7[j] = s7
+from .scoring import score_octet
 
 
 @jit.serial
@@ -297,7 +194,7 @@ def best_clusters(scores, n_probe, work, out):
 
 @jit.serial
 def _score_single(vector, columns_t, column_biases, start, stop, row):
-    """``_score_octet`` for one query row: the same arithmetic, so the same bits."""
+    """``score_octet`` for one query row: the same arithmetic, so the same bits."""
     n_components = columns_t.shape[0]
     width = stop - start
     biases = column_biases[start:stop]
@@ -360,7 +257,7 @@ def _scan_cluster(cluster, pair_users, pair_first, n_pairs, block_users, block_t
                     for c in range(n_components):
                         octet_rows[r, c] = item_rows[position + r, c] if r < n_rows else 0.0
                 vectors = octet_rows
-            _score_octet(vectors, users_t, row_biases, row_biases, 0, width, rows)
+            score_octet(vectors, users_t, row_biases, row_biases, 0, width, rows)
             for r in range(n_rows):
                 if row_biases[r] == -np.inf:   # not an allowed item
                     continue
@@ -487,7 +384,7 @@ def search_ivf(user_vectors, users, centroids_t, centroid_biases, items_t, item_
                     for c in range(d):
                         vectors[r, c] = (user_vectors[block_users[octet + r], c]
                                          if octet + r < size else 0.0)
-                _score_octet(vectors, centroids_t, centroid_biases, None, 0, n_clusters,
+                score_octet(vectors, centroids_t, centroid_biases, None, 0, n_clusters,
                              centroid_rows)
                 for r in range(min(8, size - octet)):
                     best_clusters(centroid_rows[r], n_probe, work, probes[octet + r])
@@ -557,7 +454,7 @@ def nearest_centroids(points, centroids_t, centroid_offsets, n_workers, next_tas
     ``centroid_offsets[c] + point @ centroid_c`` (ties: lower index).
 
     With ``centroid_offsets = -|c|^2 / 2`` that is the nearest centroid in Euclidean
-    distance. Points are scored eight at a time (``_score_octet``); each point's result
+    distance. Points are scored eight at a time (``score_octet``); each point's result
     depends only on its own row, so it does not depend on the thread count.
 
     Parameters
@@ -587,7 +484,7 @@ def nearest_centroids(points, centroids_t, centroid_offsets, n_workers, next_tas
                 for r in range(8):
                     for c in range(n_components):
                         vectors[r, c] = points[first + r, c] if r < size else 0.0
-                _score_octet(vectors, centroids_t, centroid_offsets, None, 0, n_clusters, rows)
+                score_octet(vectors, centroids_t, centroid_offsets, None, 0, n_clusters, rows)
                 for r in range(size):
                     best = 0
                     value = rows[r, 0]

@@ -430,22 +430,27 @@ def rank_users(user_vectors, users, items_t, item_biases, test_indptr, test_indi
 
 
 @jit.serial
-def _score_tile(vectors, items_t, item_biases, start, stop, rows):
-    """Scores of 8 users for the items ``range(start, stop)``, into ``rows[:, :stop - start]``.
+def score_octet(vectors, columns_t, column_biases, row_biases, start, stop, rows):
+    """Scores of the 8 rows of ``vectors`` against columns ``start`` to ``stop - 1`` of
+    ``columns_t``, into ``rows[:, :stop - start]``.
 
-    The same arithmetic as ``_score_users``, term for term (item bias, then the products
+    ``rows[r, j - start] = bias + sum_c vectors[r, c] * columns_t[c, j]`` with ``bias =
+    column_biases[j]``, or ``row_biases[r]`` when ``row_biases`` is not None (the
+    approximate index scores a cluster's items as the rows against its users as the
+    columns). The arithmetic of ``_score_users`` term for term (bias, then the products
     of components ``0, 1, ...`` added one at a time in float32, no fused multiply-add),
-    so every score equals ``rank_users``' score for the same user and item. Only the
-    instruction order differs: eight users and four components per pass over the items,
-    each step done for all eight users before the next (eight independent addition
-    chains in flight instead of one chain of eight additions at a time), which measured
-    ~40 GMAD/s single-threaded against ~25 for the four-user, chain-by-chain order.
-    ``items_t`` has a multiple of 8 rows (zero padded, like ``vectors``). The loops run
-    over views from 0, so LLVM vectorises them (see ``rank_block``).
+    so every score equals ``rank_users``' score for the same user and item whichever
+    side is the row (products commute exactly). Only the instruction order differs:
+    eight rows and four components per pass over the columns, each step done for all
+    eight rows before the next (eight independent addition chains in flight instead of
+    one chain of eight additions at a time), which measured ~40 GMAD/s single-threaded
+    against ~25 for the four-user, chain-by-chain order. ``columns_t`` has a multiple of
+    4 rows (zero padded, like ``vectors``; adding 0 does not change a sum). The loops
+    run over views from 0, so LLVM vectorises them over the columns (see
+    ``rank_block``).
     """
-    n_components = items_t.shape[0]
+    n_components = columns_t.shape[0]
     width = stop - start
-    biases = item_biases[start:stop]
     r0 = rows[0, :width]
     r1 = rows[1, :width]
     r2 = rows[2, :width]
@@ -454,35 +459,39 @@ def _score_tile(vectors, items_t, item_biases, start, stop, rows):
     r5 = rows[5, :width]
     r6 = rows[6, :width]
     r7 = rows[7, :width]
-    for j in range(width):
-        bias = biases[j]
-        r0[j] = bias
-        r1[j] = bias
-        r2[j] = bias
-        r3[j] = bias
-        r4[j] = bias
-        r5[j] = bias
-        r6[j] = bias
-        r7[j] = bias
+    if row_biases is None:
+        biases = column_biases[start:stop]
+        for j in range(width):
+            bias = biases[j]
+            r0[j] = bias
+            r1[j] = bias
+            r2[j] = bias
+            r3[j] = bias
+            r4[j] = bias
+            r5[j] = bias
+            r6[j] = bias
+            r7[j] = bias
+    else:
+        for j in range(width):
+            r0[j] = row_biases[0]
+            r1[j] = row_biases[1]
+            r2[j] = row_biases[2]
+            r3[j] = row_biases[3]
+            r4[j] = row_biases[4]
+            r5[j] = row_biases[5]
+            r6[j] = row_biases[6]
+            r7[j] = row_biases[7]
     for c in range(0, n_components, 4):
-        a0, a1, a2, a3 = (vectors[0, c], vectors[0, c + 1], vectors[0, c + 2],
-                          vectors[0, c + 3])
-        b0, b1, b2, b3 = (vectors[1, c], vectors[1, c + 1], vectors[1, c + 2],
-                          vectors[1, c + 3])
-        e0, e1, e2, e3 = (vectors[2, c], vectors[2, c + 1], vectors[2, c + 2],
-                          vectors[2, c + 3])
-        f0, f1, f2, f3 = (vectors[3, c], vectors[3, c + 1], vectors[3, c + 2],
-                          vectors[3, c + 3])
-        g0, g1, g2, g3 = (vectors[4, c], vectors[4, c + 1], vectors[4, c + 2],
-                          vectors[4, c + 3])
-        h0, h1, h2, h3 = (vectors[5, c], vectors[5, c + 1], vectors[5, c + 2],
-                          vectors[5, c + 3])
-        l0, l1, l2, l3 = (vectors[6, c], vectors[6, c + 1], vectors[6, c + 2],
-                          vectors[6, c + 3])
-        m0, m1, m2, m3 = (vectors[7, c], vectors[7, c + 1], vectors[7, c + 2],
-                          vectors[7, c + 3])
-        i0, i1 = items_t[c, start:stop], items_t[c + 1, start:stop]
-        i2, i3 = items_t[c + 2, start:stop], items_t[c + 3, start:stop]
+        a0, a1, a2, a3 = vectors[0, c], vectors[0, c + 1], vectors[0, c + 2], vectors[0, c + 3]
+        b0, b1, b2, b3 = vectors[1, c], vectors[1, c + 1], vectors[1, c + 2], vectors[1, c + 3]
+        e0, e1, e2, e3 = vectors[2, c], vectors[2, c + 1], vectors[2, c + 2], vectors[2, c + 3]
+        f0, f1, f2, f3 = vectors[3, c], vectors[3, c + 1], vectors[3, c + 2], vectors[3, c + 3]
+        g0, g1, g2, g3 = vectors[4, c], vectors[4, c + 1], vectors[4, c + 2], vectors[4, c + 3]
+        h0, h1, h2, h3 = vectors[5, c], vectors[5, c + 1], vectors[5, c + 2], vectors[5, c + 3]
+        l0, l1, l2, l3 = vectors[6, c], vectors[6, c + 1], vectors[6, c + 2], vectors[6, c + 3]
+        m0, m1, m2, m3 = vectors[7, c], vectors[7, c + 1], vectors[7, c + 2], vectors[7, c + 3]
+        i0, i1 = columns_t[c, start:stop], columns_t[c + 1, start:stop]
+        i2, i3 = columns_t[c + 2, start:stop], columns_t[c + 3, start:stop]
         for j in range(width):
             x = i0[j]
             s0 = r0[j] + a0 * x
@@ -563,7 +572,7 @@ def top_users(user_vectors, users, items_t, item_biases, exclude_indptr, exclude
 
     A task is a group of ``8 * octets_per_task`` users, taken from the shared counter
     ``next_task`` (so a thread slowed by other processes does not hold up the others).
-    The group's users are scored eight at a time (``_score_tile``) against one tile of
+    The group's users are scored eight at a time (``score_octet``) against one tile of
     ``tile`` items, so that the tile's item components stay in L2 across the group and
     the 8 x ``tile`` score rows in L1, and each row is offered to its user's running
     top list at once (a vectorised threshold test skips most of it). Memory is
@@ -623,8 +632,8 @@ def top_users(user_vectors, users, items_t, item_biases, exclude_indptr, exclude
             for start in range(0, n_items, tile):
                 stop = min(start + tile, n_items)
                 for octet in range(0, size, 8):
-                    _score_tile(vectors[octet:octet + 8], items_t, item_biases, start, stop,
-                                rows)
+                    score_octet(vectors[octet:octet + 8], items_t, item_biases, None, start,
+                                stop, rows)
                     for r in range(min(8, size - octet)):
                         u = octet + r
                         row = rows[r, :stop - start]
