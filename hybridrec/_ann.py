@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from ._config import INDEX
 from ._scoring import as_sorted_csr, top_k
 from ._threads import check_num_threads, numba_threads
+from ._validation import check_int_in
 from .kernels import ann
 
 FORMAT = "hybridrec.ivf"
@@ -134,16 +135,6 @@ class IVFIndex:
 def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
-    return value
-
-
-def _check_int(value: object, name: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}.")
-    value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an integer {bound}, got {value}.")
     return value
 
 
@@ -352,14 +343,14 @@ def build_index(item_vectors: np.ndarray, item_biases: np.ndarray | None = None,
                   else _check_biases(item_biases, n_items, "item_biases"))
     if n_clusters is None:
         n_clusters = default_n_clusters(n_items)
-    n_clusters = _check_int(n_clusters, "n_clusters", 1, n_items)
-    n_iter = _check_int(n_iter, "n_iter", 0)
+    n_clusters = check_int_in(n_clusters, "n_clusters", 1, n_items)
+    n_iter = check_int_in(n_iter, "n_iter", 0)
     if n_probe is not None:
-        n_probe = _check_int(n_probe, "n_probe", 1, n_clusters)
+        n_probe = check_int_in(n_probe, "n_probe", 1, n_clusters)
     if (isinstance(recall_target, bool) or not isinstance(recall_target, numbers.Real)
             or not 0.0 < float(recall_target) <= 1.0):
         raise ValueError(f"recall_target must be a number in (0, 1], got {recall_target!r}.")
-    calibration_k = _check_int(calibration_k, "calibration_k", 1)
+    calibration_k = check_int_in(calibration_k, "calibration_k", 1)
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
         raise ValueError(f"random_state must be an integer seed, got {random_state!r}.")
     queries = None
@@ -518,8 +509,8 @@ def search(index: IVFIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
         raise ValueError(f"users must be rows of user_vectors, in [0, {n_rows}); got "
                          f"values in [{users.min()}, {users.max()}].")
     users = np.ascontiguousarray(users, dtype=INDEX)
-    k = _check_int(k, "k", 0)
-    n_probe = index.n_probe if n_probe is None else _check_int(n_probe, "n_probe", 1,
+    k = check_int_in(k, "k", 0)
+    n_probe = index.n_probe if n_probe is None else check_int_in(n_probe, "n_probe", 1,
                                                                index.n_clusters)
     exclude = (None if exclude is None
                else _check_exclude(exclude, n_rows, n_items, "exclude"))
@@ -657,7 +648,7 @@ def index_from_arrays(arrays: dict[str, np.ndarray], metadata: dict[str, Any],
             or not np.isfinite(centroids).all()):
         raise ValueError("IVF index arrays are inconsistent (centroids, order and offsets "
                          "do not describe a partition of the items).")
-    n_probe = _check_int(metadata.get("n_probe"), "metadata['n_probe']", 1, n_clusters)
+    n_probe = check_int_in(metadata.get("n_probe"), "metadata['n_probe']", 1, n_clusters)
     items_t = _transposed(vectors[order], _padded_depth(d))
     return IVFIndex(metric, centroids, order, offsets, n_probe, items_t,
                     np.ascontiguousarray(items_t.T), np.ascontiguousarray(biases[order]), info)

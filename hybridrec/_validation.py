@@ -287,6 +287,17 @@ def check_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_int_in(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int``; ``ValueError`` naming ``name`` and the bounds
+    ("an integer >= minimum" or "an integer in [minimum, maximum]") unless it is an
+    integer in them (booleans refused). ``check_int``'s rule, always worded with
+    the bound, as the Spotlight door and the index parameters word it."""
+    if not is_integer(value) or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}.")
+    return int(value)
+
+
 def check_positive_int(value: object, name: str) -> int:
     """``check_int(value, name, 1)``: an integer >= 1, booleans refused."""
     return check_int(value, name, 1)

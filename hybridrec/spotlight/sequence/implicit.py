@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._validation import is_integer, is_real
+from ..._validation import check_int_in, is_integer, is_real
 from ...sequence.data import SequenceArrays
 from ...sequence.model import recommend_from_arrays
 from ...sequence.network import SequenceNetwork
@@ -33,12 +33,6 @@ _NOT_FITTED = ("This model is not fitted yet: call fit(interactions) before pred
 SPARSE_REASON = ("it chooses PyTorch's gradient storage; hybridrec accumulates the item "
                  "embedding gradients row by row and takes the same dense Adam step.")
 _TOO_LARGE = "Maximum item id greater than number of items in model."
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if not is_integer(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def _check_real(value: Any, name: str, positive: bool) -> float:
@@ -169,13 +163,13 @@ class ImplicitSequenceModel:
                 "hybridrec.spotlight.sequence.representations (PoolNet, CNNNet, LSTMNet, "
                 f"MixtureLSTMNet), got {type(representation).__name__}: hybridrec has no "
                 "PyTorch modules.")
-        _check_int(self.embedding_dim, "embedding_dim", 1)
-        _check_int(self.n_iter, "n_iter", 0)
-        _check_int(self.batch_size, "batch_size", 1)
+        check_int_in(self.embedding_dim, "embedding_dim", 1)
+        check_int_in(self.n_iter, "n_iter", 0)
+        check_int_in(self.batch_size, "batch_size", 1)
         _check_real(self.l2, "l2", positive=False)
         _check_real(self.learning_rate, "learning_rate", positive=True)
-        _check_int(self.num_negative_samples, "num_negative_samples", 1)
-        _check_int(self.num_threads, "num_threads", 1)
+        check_int_in(self.num_negative_samples, "num_negative_samples", 1)
+        check_int_in(self.num_threads, "num_threads", 1)
         if self.use_cuda:
             raise ValueError(
                 "use_cuda=True: hybridrec has no GPU path; it trains on the CPU with numba "
@@ -353,7 +347,7 @@ class ImplicitSequenceModel:
         """
         if not self._initialized:
             raise ValueError(_NOT_FITTED)
-        k = _check_int(k, "k", 1)
+        k = check_int_in(k, "k", 1)
         array = np.asarray(sequences)
         if array.ndim == 1:
             array = array[None, :]

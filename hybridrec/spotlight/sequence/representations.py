@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._validation import is_integer
+from ..._validation import check_int_in, is_integer
 from ...sequence.representations import (
     CNNSpec,
     LSTMSpec,
@@ -42,12 +42,6 @@ __all__ = ["PADDING_IDX", "CNNNet", "LSTMNet", "MixtureLSTMNet", "PoolNet", "Seq
 PADDING_IDX = 0
 
 
-def _count(value: Any, name: str, minimum: int = 1) -> int:
-    if not is_integer(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _to_iterable(value: Any, num: int, name: str) -> tuple:
     """Spotlight's ``_to_iterable``: an int repeated ``num`` times, else the values."""
     if is_integer(value):
@@ -58,7 +52,7 @@ def _to_iterable(value: Any, num: int, name: str) -> tuple:
         except TypeError:
             raise ValueError(f"{name} must be an integer or a sequence of integers, got "
                              f"{value!r}.") from None
-    return tuple(_count(v, name) for v in values)
+    return tuple(check_int_in(v, name) for v in values)
 
 
 class SequenceNet:
@@ -68,8 +62,8 @@ class SequenceNet:
 
     def __init__(self, num_items: int, embedding_dim: int, item_embedding_layer: object,
                  sparse: bool) -> None:
-        self.num_items = _count(num_items, "num_items")
-        self.embedding_dim = _count(embedding_dim, "embedding_dim")
+        self.num_items = check_int_in(num_items, "num_items")
+        self.embedding_dim = check_int_in(embedding_dim, "embedding_dim")
         if item_embedding_layer is None:
             item_embedding_layer = ScaledEmbedding(self.num_items, self.embedding_dim,
                                                    padding_idx=PADDING_IDX)
@@ -206,7 +200,7 @@ class CNNNet(SequenceNet):
                  residual_connections: bool = True, sparse: bool = False,
                  benchmark: bool = True, item_embedding_layer: object = None) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
-        num_layers = _count(num_layers, "num_layers")
+        num_layers = check_int_in(num_layers, "num_layers")
         self.kernel_width = _to_iterable(kernel_width, num_layers, "kernel_width")
         self.dilation = _to_iterable(dilation, num_layers, "dilation")
         if len(self.kernel_width) != len(self.dilation):
@@ -245,7 +239,7 @@ class MixtureLSTMNet(SequenceNet):
     def __init__(self, num_items: int, embedding_dim: int = 32, num_mixtures: int = 4,
                  item_embedding_layer: object = None, sparse: bool = False) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
-        self.num_mixtures = _count(num_mixtures, "num_mixtures")
+        self.num_mixtures = check_int_in(num_mixtures, "num_mixtures")
 
     def engine_spec(self) -> RepresentationSpec:
         return MixtureSpec(num_mixtures=self.num_mixtures)
