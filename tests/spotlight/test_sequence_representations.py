@@ -7,6 +7,9 @@ Spotlight's ``PoolNet`` / ``CNNNet`` / ``LSTMNet`` / ``MixtureLSTMNet``, and Spo
 forward pass (``user_representation`` then ``forward``, as its ``predict`` does) must
 give the scores of ``ImplicitSequenceModel.predict``. The float64 reference
 (tests/sequence/reference.py) is compared with the same modules to 1e-12 in float64.
+Training too: from the same initial parameters, shuffles and negatives, Spotlight's fit
+loop (its modules, losses and ``torch.optim.Adam``) and the front door's ``fit`` with one
+thread must end at the same parameters.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import sys
 import numpy as np
 import pytest
 
+from hybridrec.sequence.network import draw_seeds
 from hybridrec.spotlight.interactions import Interactions
 from hybridrec.spotlight.sequence.implicit import ImplicitSequenceModel
-from hybridrec.sequence.network import draw_seeds
 from hybridrec.spotlight.sequence.representations import CNNNet
 from tests.sequence import reference as ref
 
