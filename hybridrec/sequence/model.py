@@ -107,7 +107,9 @@ class SequenceModel(ParamsMixin):
     num_threads : int, default 1
     random_state : int, numpy Generator or None
         With ``num_threads=1`` a fixed seed reproduces the model bit for bit; with more
-        threads the negatives are the same but sums are added in another order.
+        threads the negatives are the same, but minibatches are trained concurrently
+        without locks (Hogwild), so a minibatch's gradient may be computed from
+        parameters a step old.
 
     The defaults (pooling of the last 3 items, adaptive log-BPR, adagrad, separate
     output embeddings) were chosen on MovieLens latest-small and 100k with the last

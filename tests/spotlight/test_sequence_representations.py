@@ -7,6 +7,9 @@ Spotlight's ``PoolNet`` / ``CNNNet`` / ``LSTMNet`` / ``MixtureLSTMNet``, and Spo
 forward pass (``user_representation`` then ``forward``, as its ``predict`` does) must
 give the scores of ``ImplicitSequenceModel.predict``. The float64 reference
 (tests/sequence/reference.py) is compared with the same modules to 1e-12 in float64.
+Training too: from the same initial parameters, shuffles and negatives, Spotlight's fit
+loop (its modules, losses and ``torch.optim.Adam``) and the front door's ``fit`` with one
+thread must end at the same parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import numpy as np
 import pytest
 
+from hybridrec.sequence.network import draw_seeds
 from hybridrec.spotlight.interactions import Interactions
 from hybridrec.spotlight.sequence.implicit import ImplicitSequenceModel
 from hybridrec.spotlight.sequence.representations import CNNNet
@@ -129,3 +133,133 @@ def test_reference_forward_equals_spotlight_in_float64(name):
             expected = module(final.expand(*size), items).numpy().ravel()
         np.testing.assert_allclose(ref.final_scores(net, row), expected, rtol=1e-12,
                                    atol=1e-12)
+
+
+# ------------------------------------------------------------------------ training
+
+
+def _spotlight_state(module) -> dict[str, np.ndarray]:
+    """Spotlight's parameters under the engine's names (``SequenceNetwork.params``)."""
+    state = {"E": module.item_embeddings.weight, "b": module.item_biases.weight[:, 0]}
+    if hasattr(module, "lstm"):
+        state.update(W_ih=module.lstm.weight_ih_l0, W_hh=module.lstm.weight_hh_l0,
+                     b_ih=module.lstm.bias_ih_l0, b_hh=module.lstm.bias_hh_l0)
+    if hasattr(module, "projection"):
+        state.update(P=module.projection.weight[:, :, 0], bP=module.projection.bias)
+    out = {name: value.detach().numpy().astype(np.float64) for name, value in state.items()}
+    if hasattr(module, "cnn_layers"):
+        for layer, conv in enumerate(module.cnn_layers):
+            out[f"W{layer}"] = conv.weight.detach()[..., 0].permute(2, 0, 1).numpy()
+            out[f"c{layer}"] = conv.bias.detach().numpy()
+    return out
+
+
+def _engine_state(network) -> dict[str, np.ndarray]:
+    params = {name: np.array(value, dtype=np.float64) for name, value in
+              network.params.items()}
+    if "W" in params:
+        W, c = params.pop("W"), params.pop("c")
+        for layer, width in enumerate(network.spec.kernel_width):
+            params[f"W{layer}"] = W[layer, :width]
+            params[f"c{layer}"] = c[layer]
+    return params
+
+
+def _spotlight_fit(module, sequences, random_state, n_iter, batch_size, loss, n_negatives,
+                   learning_rate, l2):
+    """Spotlight's ``ImplicitSequenceModel.fit`` loop (its loss functions, its
+    ``torch.optim.Adam``) on ``module``, fed the shuffles and negatives the engine
+    draws from ``random_state`` (``SequenceNetwork.fit_epoch``): the permutation of the
+    sequences, one stream seed per minibatch, and within a minibatch one draw (or
+    ``n_negatives``) per unmasked target, rows and positions in order."""
+    losses = pytest.importorskip("spotlight.losses")
+    loss_function = {"bpr": losses.bpr_loss, "pointwise": losses.pointwise_loss,
+                     "hinge": losses.hinge_loss,
+                     "adaptive_hinge": losses.adaptive_hinge_loss}[loss]
+    mode = {"bpr": ref.BPR, "pointwise": ref.POINTWISE, "hinge": ref.HINGE,
+            "adaptive_hinge": ref.ADAPTIVE_HINGE}[loss]
+    count = n_negatives if loss == "adaptive_hinge" else 1
+    n_items = module.item_biases.weight.shape[0]
+    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=l2)
+    module.train(True)
+    for _ in range(n_iter):
+        order = random_state.permutation(len(sequences))
+        n_batches = -(-len(sequences) // batch_size)
+        seeds = draw_seeds(random_state, n_batches)
+        for k in range(n_batches):
+            rows = sequences[order[k * batch_size:(k + 1) * batch_size]]
+            drawn = ref.draw_negatives(list(rows), mode, n_negatives, n_items, len(rows),
+                                       [int(seeds[k])])
+            negatives = np.zeros((count, *rows.shape), dtype=np.int64)
+            for row, per_position in enumerate(drawn):
+                for position, values in enumerate(per_position):
+                    if values is not None:
+                        negatives[:, row, position] = values
+            batch = torch.from_numpy(rows.astype(np.int64))
+            representation, _ = module.user_representation(batch)
+            positive = module(representation, batch)
+            size = (count,) + (1,) * (representation.dim() - 1)
+            negative = module(representation.repeat(*size),
+                              torch.from_numpy(negatives.reshape(-1, rows.shape[1])))
+            negative = negative.view(count, *rows.shape)
+            if loss != "adaptive_hinge":
+                negative = negative[0]
+            optimizer.zero_grad()
+            value = loss_function(positive, negative, mask=batch != 0)
+            value.backward()
+            optimizer.step()
+
+
+TRAINING_CASES = {
+    "pooling-bpr": ("pooling", "bpr"),
+    "pooling-adaptive": ("pooling", "adaptive_hinge"),
+    "lstm-bpr": ("lstm", "bpr"),
+    "lstm-adaptive": ("lstm", "adaptive_hinge"),
+    "mixture-pointwise": ("mixture", "pointwise"),
+    "cnn-hinge": ("cnn", "hinge"),
+    "cnn-adaptive": ("cnn", "adaptive_hinge"),
+    "mixture-bpr": ("mixture", "bpr"),
+    "pooling-pointwise": ("pooling", "pointwise"),
+    "lstm-pointwise": ("lstm", "pointwise"),
+}
+
+
+@pytest.mark.parametrize("case", list(TRAINING_CASES))
+def test_fit_is_spotlights_training_step_for_step(case):
+    """Pins Spotlight's training algorithm, not only its forward pass: from the same
+    initial parameters, with the same shuffles and negatives, Spotlight's own fit loop
+    (its modules, losses and ``torch.optim.Adam`` with ``weight_decay``) and the front
+    door's ``fit`` (one thread) end at the same parameters after 2 epochs of 3
+    minibatches each (masked mean loss over batch and time, dense Adam moments on every
+    row, padding row frozen, prefix states of left-padded rows)."""
+    name, loss = TRAINING_CASES[case]
+    ours, theirs = CASES[name]
+    train = _train()
+    sequences = train.sequences.astype(np.int64)
+    batch_size = -(-len(sequences) // 3)
+    random_state = np.random.RandomState(7)
+    representation = ours if isinstance(ours, str) else ours(train.num_items)
+    model = ImplicitSequenceModel(loss=loss, representation=representation, embedding_dim=8,
+                                  n_iter=0, batch_size=batch_size, learning_rate=3e-2,
+                                  l2=1e-3, num_negative_samples=4, random_state=random_state)
+    model.fit(train)                                  # n_iter=0: initialised, not trained
+    # Non-zero starting biases: a bias gradient that cancels to (nearly) zero in exact
+    # arithmetic is float32 rounding noise, which Adam's first steps amplify to a step of
+    # up to learning_rate (g / (|g| + eps)); the weight decay of a non-zero bias keeps
+    # every gradient well above that noise.
+    biases = model._network.params["b"]
+    biases[1:] = np.random.default_rng(3).normal(0.0, 0.1, biases.shape[0] - 1)
+    module = theirs(train.num_items)
+    _load(module, model._network)
+    np.testing.assert_allclose(_spotlight_state(module)["E"], _engine_state(model._network)["E"])
+    replay = np.random.RandomState()
+    replay.set_state(random_state.get_state())
+    model.n_iter = 2
+    model.fit(train)
+    _spotlight_fit(module, sequences, replay, 2, batch_size, loss, 4, 3e-2, 1e-3)
+    expected = _spotlight_state(module)
+    got = _engine_state(model._network)
+    assert set(expected) <= set(got)
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], value, rtol=2e-4, atol=2e-5, err_msg=key)
+    assert not got["E"][0].any()
