@@ -29,6 +29,12 @@ REG_CHUNKS_MIN = 16
 #: Examples per block of a training epoch: the unit of work the threads take from a
 #: shared counter, each with its own random stream (see ``kernels/losses.py``).
 TRAIN_BLOCK = 4096
+#: Each kernel call (one L2 chunk, or the whole epoch without L2) is cut into at least
+#: this many blocks, as long as blocks keep ``TRAIN_MIN_BLOCK_SIZE`` examples: with L2 on
+#: a small data set a chunk is a few thousand examples, and a single block of up to 4096
+#: left every thread but one idle (StackExchange's 57k examples: 16 one-block calls).
+TRAIN_MIN_BLOCKS = 16
+TRAIN_MIN_BLOCK_SIZE = 128
 
 #: Losses and learning schedules the estimator accepts.
 LOSSES = ("logistic", "warp", "bpr", "warp-kos", "regression", "poisson", "pointwise",

@@ -53,6 +53,14 @@ _PARAMETER_ARRAYS = (
 _SIDES = ("user", "item")
 
 
+def _block_count(examples: int) -> int:
+    """Blocks one kernel call of ``examples`` examples is cut into: blocks of at most
+    ``TRAIN_BLOCK`` examples, and at least ``TRAIN_MIN_BLOCKS`` of them while each keeps
+    ``TRAIN_MIN_BLOCK_SIZE`` (so that every thread finds work in a short L2 chunk)."""
+    return max(1, -(-examples // _config.TRAIN_BLOCK),
+               min(_config.TRAIN_MIN_BLOCKS, examples // _config.TRAIN_MIN_BLOCK_SIZE))
+
+
 def _every_row() -> np.ndarray:
     """The kernels' trainable mask meaning "every row trains" (an empty uint8 array)."""
     return np.zeros(0, dtype=np.uint8)
@@ -1028,11 +1036,10 @@ class LightFM(ParamsMixin):
         chunk = n
         if regularised:
             chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
-        # Each chunk is cut into blocks of about TRAIN_BLOCK examples, each with its own
-        # random stream; the threads take blocks from a shared counter. Blocks and
-        # streams depend on the data and the generator only, not on num_threads.
-        blocks = [-(-min(chunk, n - start) // _config.TRAIN_BLOCK)
-                  for start in range(0, n, chunk)]
+        # Each chunk is cut into blocks (see ``_block_count``), each with its own random
+        # stream; the threads take blocks from a shared counter. Blocks and streams
+        # depend on the data and the generator only, not on num_threads.
+        blocks = [_block_count(min(chunk, n - start)) for start in range(0, n, chunk)]
         rng_states = rng.integers(1, 2**63, size=sum(blocks), dtype=np.uint64)
         user_arrays = self._side_arrays("user")
         item_arrays = self._side_arrays("item")
