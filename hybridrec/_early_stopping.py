@@ -11,7 +11,6 @@ this module never touches model internals; it only calls ``hybridrec.metrics.eva
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import scipy.sparse as sp
 
 from ._scoring import prepare_test_train
 from ._threads import check_num_threads
+from ._validation import is_integer, is_real
 from .metrics.ranking import AT_K_METRICS, GLOBAL_METRICS, evaluate
 
 __all__ = ["EarlyStopping", "ValidationTracker", "MONITORED_METRICS"]
@@ -100,14 +100,11 @@ class EarlyStopping:
         if metric not in MONITORED_METRICS:
             raise ValueError(f"metric must be one of {MONITORED_METRICS} (higher is better), "
                              f"got {metric!r}.")
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        if not is_integer(k) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
-        if patience is not None and (isinstance(patience, bool)
-                                     or not isinstance(patience, numbers.Integral)
-                                     or patience < 1):
+        if patience is not None and (not is_integer(patience) or patience < 1):
             raise ValueError(f"patience must be a positive integer or None, got {patience!r}.")
-        if (isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real)
-                or not math.isfinite(min_delta) or min_delta < 0):
+        if not is_real(min_delta) or not math.isfinite(min_delta) or min_delta < 0:
             raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}.")
         record = (record,) if isinstance(record, str) else tuple(record)
         unknown = [name for name in record if name not in AT_K_METRICS + GLOBAL_METRICS]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import sys
 import threading
@@ -11,6 +10,8 @@ import warnings
 from collections.abc import Iterator
 
 import numba
+
+from ._validation import is_integer
 
 #: (requested, used) thread counts already warned about in this process.
 _CLAMP_WARNED: set[tuple[int, int]] = set()
@@ -49,7 +50,7 @@ def check_num_threads(num_threads: object) -> int:
     ValueError
         If it is not an integer, or is below 1 (LightFM's message).
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+    if not is_integer(num_threads):
         raise ValueError(
             f"num_threads must be an integer, got {num_threads!r} "
             f"of type {type(num_threads).__name__}."

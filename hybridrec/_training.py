@@ -18,12 +18,14 @@ Kept apart from the facade so each rule lives once:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._early_stopping import EarlyStopping
+from ._guard import private
 from .model import LightFM
 
 
@@ -153,6 +155,13 @@ def train(model: LightFM, plan: Plan, epochs: int, num_threads: int, fresh: bool
         else:
             model.fit_partial(interactions, verbose=verbose, early_stopping=early, **arguments)
 
+    with private(model):  # a copy nobody else reads: no published copy needed
+        return _train_epochs(model, plan, run, weights, epochs, fresh, validation)
+
+
+def _train_epochs(model: LightFM, plan: Plan, run: Callable[[int, bool], None],
+                  weights: sp.coo_matrix, epochs: int, fresh: bool,
+                  validation: Validation | None) -> tuple[list[dict], int]:
     if plan.replayed is None or plan.replay >= 1.0:
         run(epochs, fresh)
         return _records(model.history_, validation), model.best_epoch_

@@ -36,6 +36,7 @@ class Settings:
     """What the transitions need of the Recommender's parameters."""
 
     new_model: Callable[[], LightFM]
+    model_params: dict
     loss: str
     negative_mixing: float
     epochs: int
@@ -284,9 +285,19 @@ def _replace(state: FittedState, **changes: Any) -> FittedState:
     return FittedState(**fields)
 
 
-def _copy_model(model: LightFM) -> LightFM:
-    """An independent copy to train (the published model is never trained again)."""
-    return copy.deepcopy(model)
+def _copy_model(model: LightFM, settings: Settings | None = None) -> LightFM:
+    """An independent copy to train (the published model is never trained again), with
+    the Recommender's current hyper-parameters (``set_params`` after ``fit`` applies to
+    the next update; the embedding size cannot change without a new ``fit``)."""
+    copied = copy.deepcopy(model)
+    if settings is not None:
+        params = dict(settings.model_params)
+        if params["no_components"] != copied.no_components:
+            raise ValueError(
+                f"no_components is {params['no_components']} but the fitted model has "
+                f"{copied.no_components}: the embedding size changes only with a new fit().")
+        copied.set_params(**params)
+    return copied
 
 
 def grown_state(state: FittedState, name: str, features: Any, argument: str) -> FittedState:
@@ -364,7 +375,7 @@ def updated_state(state: FittedState, settings: Settings, frame: pd.DataFrame,
     at 0.97-1.0x a full retrain; 0.5 let the share reach 0.16-0.25, 0 reached 0.57-0.71
     (precision 0.72-0.76x).
     """
-    model = _copy_model(state.model)
+    model = _copy_model(state.model, settings)
     before = {name: len(state.side(name)) for name in SIDES}
     cold_warmed: dict[str, np.ndarray] = {}
     for name, features in (("user", user_features), ("item", item_features)):

@@ -7,12 +7,12 @@ The estimator owns the parameters, validation and the epoch loop; the arithmetic
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import numbers
-import threading
 import time
+import types
 import warnings
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from . import _config
 from ._early_stopping import EarlyStopping, ValidationTracker
+from ._guard import current_view, reading, writing
 from ._params import InvalidParameterError, ParamsMixin
 from ._scoring import check_identity_shape, prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
@@ -33,6 +34,8 @@ from ._validation import (
     as_interactions,
     as_row_mask,
     identity_features,
+    is_integer,
+    is_real,
 )
 from .kernels import epoch_inputs, losses, scoring, updates
 
@@ -83,106 +86,24 @@ class ModelState:
         return int(sum(array.nbytes for array in self.arrays.values()))
 
 
-class _Guard:
-    """Per-object bookkeeping that keeps a fit and reads of the same object apart.
-
-    Kernels release the GIL, so several threads may predict on one fitted model at once
-    (reads of arrays nobody writes). A fit writes the parameter arrays in place for its
-    whole duration, so a read running beside it would see a mix of old and new
-    parameters (or, in ``fit``, no parameters at all). The policy:
-
-    - reads (predict, predict_rank, representations, save) run concurrently;
-    - a read started while another thread fits the object is refused with a
-      ``RuntimeError`` (never blocked for the length of a fit);
-    - a fit waits for reads already running to finish (they are short), refuses a
-      second concurrent fit, and refuses new reads meanwhile;
-    - the fitting thread itself may read (re-entrant).
-
-    The state lives in a module-level ``WeakKeyDictionary``, not on the instance, so
-    pickling, ``copy.deepcopy`` and ``get_params`` are unaffected.
-    """
-
-    _condition = threading.Condition()
-    _states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def _state(cls, owner: object) -> dict:
-        state = cls._states.get(owner)
-        if state is None:
-            state = cls._states[owner] = {"writer": None, "depth": 0, "readers": {}}
-        return state
-
-    @classmethod
-    @contextlib.contextmanager
-    def reading(cls, owner: object, what: str) -> Iterator[None]:
-        me = threading.get_ident()
-        with cls._condition:
-            state = cls._state(owner)
-            if state["writer"] is not None and state["writer"] != me:
-                raise RuntimeError(
-                    f"{what}: this {type(owner).__name__} is being fitted in another thread, "
-                    "so its parameters are changing. Wait for fit/fit_partial to return "
-                    "before calling it, or train a separate object and swap it in when "
-                    "training is done."
-                )
-            state["readers"][me] = state["readers"].get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with cls._condition:
-                count = state["readers"][me] - 1
-                if count:
-                    state["readers"][me] = count
-                else:
-                    del state["readers"][me]
-                cls._condition.notify_all()
-
-    @classmethod
-    @contextlib.contextmanager
-    def writing(cls, owner: object, what: str) -> Iterator[None]:
-        me = threading.get_ident()
-        with cls._condition:
-            state = cls._state(owner)
-            if state["writer"] == me:
-                state["depth"] += 1
-            elif state["writer"] is not None:
-                raise RuntimeError(
-                    f"{what}: another thread is already fitting this "
-                    f"{type(owner).__name__}; two fits of one object cannot run at once."
-                )
-            else:
-                state["writer"], state["depth"] = me, 1
-                try:  # let reads already running finish (new reads are refused)
-                    while any(thread != me for thread in state["readers"]):
-                        cls._condition.wait()
-                except BaseException:
-                    state["writer"], state["depth"] = None, 0
-                    cls._condition.notify_all()
-                    raise
-        try:
-            yield
-        finally:
-            with cls._condition:
-                state["depth"] -= 1
-                if state["depth"] == 0:
-                    state["writer"] = None
-                    cls._condition.notify_all()
-
-
 def _reads(method: Callable) -> Callable:
-    """Run ``method`` as a read of ``self`` (see ``_Guard``)."""
+    """Run ``method`` as a read of ``self``: beside another thread's fit it reads the state
+    from before that fit (``hybridrec._guard.reading``)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with _Guard.reading(self, f"{type(self).__name__}.{method.__name__}"):
+        with reading(self, f"{type(self).__name__}.{method.__name__}",
+                     lambda: ValueError(_NOT_FITTED)):
             return method(self, *args, **kwargs)
     return wrapper
 
 
 def _writes(method: Callable) -> Callable:
-    """Run ``method`` as a write (fit) of ``self`` (see ``_Guard``)."""
+    """Run ``method`` as a fit of ``self`` (``hybridrec._guard.writing``): other threads'
+    reads meanwhile see a copy of the state from before it."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with _Guard.writing(self, f"{type(self).__name__}.{method.__name__}"):
+        with writing(self, f"{type(self).__name__}.{method.__name__}",
+                     self._published_copy):
             return method(self, *args, **kwargs)
     return wrapper
 
@@ -332,14 +253,14 @@ class LightFM(ParamsMixin):
     def _validate_params(self) -> None:
         def integer(name: str, minimum: int) -> None:
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            if not is_integer(value):
                 raise InvalidParameterError(f"{name} must be an integer, got {value!r}.")
             if value < minimum:
                 raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}.")
 
         def real(name: str, low: float, low_inclusive: bool, high: float | None = None) -> None:
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            if not is_real(value):
                 raise InvalidParameterError(f"{name} must be a number, got {value!r}.")
             if not np.isfinite(value):
                 raise InvalidParameterError(f"{name} must be finite, got {value}.")
@@ -376,8 +297,7 @@ class LightFM(ParamsMixin):
                 f"k must be <= n (the k-th of n sampled positives is used), got k={self.k}, "
                 f"n={self.n}."
             )
-        if (isinstance(self.max_sampled, (bool, np.bool_))
-                or not isinstance(self.max_sampled, numbers.Integral) or self.max_sampled < 1):
+        if (not is_integer(self.max_sampled) or self.max_sampled < 1):
             raise InvalidParameterError(
                 f"max_sampled must be a positive integer, got {self.max_sampled!r}."
             )
@@ -387,7 +307,7 @@ class LightFM(ParamsMixin):
         real("item_alpha", 0.0, True)
         real("user_alpha", 0.0, True)
         rs = self.random_state
-        valid_seed = (isinstance(rs, numbers.Integral) and not isinstance(rs, (bool, np.bool_))
+        valid_seed = (is_integer(rs)
                       and 0 <= rs < 2**63)
         if not (rs is None or valid_seed
                 or isinstance(rs, (np.random.Generator, np.random.RandomState))):
@@ -412,7 +332,7 @@ class LightFM(ParamsMixin):
         return self.item_embeddings is not None
 
     def _check_initialized(self) -> None:
-        if self.item_embeddings is None or self.user_embeddings is None:
+        if self._array("item_embeddings") is None or self._array("user_embeddings") is None:
             raise ValueError(_NOT_FITTED)
 
     def _initialize(self, n_item_features: int, n_user_features: int) -> None:
@@ -474,15 +394,14 @@ class LightFM(ParamsMixin):
         n_rows = self._embedding_rows(side)
         if position is None:
             position = n_rows
-        elif (isinstance(position, (bool, np.bool_))
-              or not isinstance(position, numbers.Integral)):
+        elif (not is_integer(position)):
             raise ValueError(f"position must be an integer or None, got {position!r}.")
         elif not 0 <= position <= n_rows:
             raise ValueError(
                 f"position must be in 0..{n_rows} (the model has {n_rows} {side} feature "
                 f"rows; {n_rows} or None appends), got {position}."
             )
-        if (isinstance(count, (bool, np.bool_)) or not isinstance(count, numbers.Integral)
+        if (not is_integer(count)
                 or count < 0):
             raise ValueError(f"count must be a non-negative integer, got {count!r}.")
         position, count = int(position), int(count)
@@ -512,15 +431,18 @@ class LightFM(ParamsMixin):
         of allocating new arrays (the per-epoch rollback copy reuses its buffers).
         """
         self._check_initialized()
-        generator = self.random_state_
+        # Read through this thread's view: a save beside another thread's fit copies the
+        # state from before that fit.
+        generator = self._array("random_state_")
         generator_state = None if generator is None else generator.bit_generator.state
+        arrays = {name: self._array(name) for name in self._state_names()}
         if into is None or any(into.arrays.get(name) is None
-                               or into.arrays[name].shape != getattr(self, name).shape
-                               for name in self._state_names()):
-            return ModelState({name: getattr(self, name).copy()
-                               for name in self._state_names()}, generator_state)
-        for name in self._state_names():
-            np.copyto(into.arrays[name], getattr(self, name))
+                               or into.arrays[name].shape != array.shape
+                               for name, array in arrays.items()):
+            return ModelState({name: array.copy() for name, array in arrays.items()},
+                              generator_state)
+        for name, array in arrays.items():
+            np.copyto(into.arrays[name], array)
         into.generator_state = generator_state
         return into
 
@@ -569,9 +491,26 @@ class LightFM(ParamsMixin):
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:
-        """Run the block as a read of this model (refused while another thread fits it)."""
-        with _Guard.reading(self, what):
+        """Run the block as a read of this model (beside another thread's fit: of the
+        state from before it)."""
+        with reading(self, what, lambda: ValueError(_NOT_FITTED)):
             yield
+
+    def _array(self, name: str) -> object:
+        """An attribute as this thread's read sees it (``hybridrec._guard.current_view``):
+        the live one, or the copy published by a fit running in another thread."""
+        return getattr(current_view(self), name)
+
+    def _published_copy(self) -> types.SimpleNamespace | None:
+        """What other threads read while this model is fitted: copies of its arrays and
+        generator (None when it is not fitted yet). Costs the state's memory once more
+        for the length of the fit (docs/RELIABILITY.md)."""
+        if self.item_embeddings is None or self.user_embeddings is None:
+            return None
+        frozen = types.SimpleNamespace(**{name: getattr(self, name).copy()
+                                          for name in self._state_names()})
+        frozen.random_state_ = copy.deepcopy(self.random_state_)
+        return frozen
 
     def _restore_snapshot(self, snapshot: ModelState, generator: bool = True) -> None:
         """Put a snapshot's state back: arrays are copied in place where the shapes
@@ -604,7 +543,7 @@ class LightFM(ParamsMixin):
 
     # ------------------------------------------------------------------ features
     def _embedding_rows(self, side: str) -> int | None:
-        embeddings = getattr(self, f"{side}_embeddings")
+        embeddings = self._array(f"{side}_embeddings")
         return None if embeddings is None else embeddings.shape[0]
 
     def _features(self, features: object, side: str, n_rows: int, what: str,
@@ -798,7 +737,7 @@ class LightFM(ParamsMixin):
                  sample_weight: object, epochs: object, num_threads: object, fresh: bool
                  ) -> tuple[KernelInteractions, KernelFeatures, KernelFeatures]:
         """Validate and convert every input of ``fit`` / ``fit_partial``; change nothing."""
-        if (isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral)
+        if (not is_integer(epochs)
                 or epochs < 0):
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
         check_num_threads(num_threads)
@@ -1118,8 +1057,9 @@ class LightFM(ParamsMixin):
         item_matrix = self._id_features(item_features, "item", item_array)
         with numba_threads(num_threads) as threads:
             scoring.predict_pairs(user_array, item_array, *user_matrix.kernel_args(),
-                                  *item_matrix.kernel_args(), self.user_embeddings,
-                                  self.user_biases, self.item_embeddings, self.item_biases,
+                                  *item_matrix.kernel_args(), self._array("user_embeddings"),
+                                  self._array("user_biases"), self._array("item_embeddings"),
+                                  self._array("item_biases"),
                                   threads, out)
         if self.loss == "poisson":
             np.exp(out, out=out)
@@ -1188,23 +1128,24 @@ class LightFM(ParamsMixin):
     def _representations(self, matrix: KernelFeatures, side: str, n_rows: int
                          ) -> tuple[np.ndarray, np.ndarray]:
         """Representations of rows ``0 .. n_rows-1`` (views for the identity)."""
-        embeddings = getattr(self, f"{side}_embeddings")
+        embeddings = self._array(f"{side}_embeddings")
+        biases = self._array(f"{side}_biases")
         if matrix.identity:
-            return embeddings[:n_rows], getattr(self, f"{side}_biases")[:n_rows]
+            return embeddings[:n_rows], biases[:n_rows]
         out_embeddings = np.empty((n_rows, embeddings.shape[1]), dtype=np.float32)
         out_biases = np.empty(n_rows, dtype=np.float32)
         # The caller's thread count (numba's default outside a ``numba_threads`` block).
         with numba_threads(numba.get_num_threads()):
             scoring.representations(*matrix.kernel_args(), n_rows, embeddings,
-                                    getattr(self, f"{side}_biases"), out_embeddings,
+                                    biases, out_embeddings,
                                     out_biases)
         return out_embeddings, out_biases
 
     def _get_representations(self, features: object, side: str
                              ) -> tuple[np.ndarray, np.ndarray]:
         self._check_initialized()
-        biases = getattr(self, f"{side}_biases")
-        embeddings = getattr(self, f"{side}_embeddings")
+        biases = self._array(f"{side}_biases")
+        embeddings = self._array(f"{side}_embeddings")
         if features is None:
             return biases.copy(), embeddings.copy()
         matrix = self._features(features, side, 0, f"{side}_features")

@@ -149,7 +149,8 @@ class Recommender(ParamsMixin):
             raise ValueError(f"num_threads={self.num_threads!r}: {error}") from None
         identity = {side: check_bool(getattr(self, f"{side}_identity"), f"{side}_identity")
                     for side in ("user", "item")}
-        return Settings(lambda: LightFM(**params, random_state=self.random_state), self.loss,
+        return Settings(lambda: LightFM(**params, random_state=self.random_state), params,
+                        self.loss,
                         self.negative_mixing, int(self.epochs), threads, identity,
                         check_bool(self.normalize_features, "normalize_features"))
 

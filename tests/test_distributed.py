@@ -232,7 +232,7 @@ def test_too_many_threads_run_with_numba_s_count(fitted, handle, monkeypatch):
     import numba
 
     import hybridrec._threads as threads_module
-    from hybridrec._serving import evaluate_frame, recommend_keys
+    from hybridrec.queries import evaluate_frame, recommend
 
     monkeypatch.setattr(threads_module, "_CLAMP_WARNED", set())
     model, _, test = fitted
@@ -249,10 +249,10 @@ def test_too_many_threads_run_with_numba_s_count(fitted, handle, monkeypatch):
                                                                             npartitions=3),
                                                      k=5), check_exact=True)
     # What a worker runs for one partition, given the unclamped count.
-    snapshot = model._scoring_snapshot()
+    snapshot = model.scoring_snapshot()
     keys = model.user_mapper_.keys.to_numpy()[:7]
-    pd.testing.assert_frame_equal(recommend_keys(snapshot, keys, 5, True, None, too_many),
-                                  recommend_keys(snapshot, keys, 5, True, None, 1),
+    pd.testing.assert_frame_equal(recommend(snapshot, keys, 5, True, None, too_many),
+                                  recommend(snapshot, keys, 5, True, None, 1),
                                   check_exact=True)
     parts, _ = evaluate_frame(snapshot, test, (5,), ("precision", "auc"), True, None,
                               too_many)

@@ -259,3 +259,15 @@ def test_parameter_and_input_errors(small):
     with pytest.raises(ValueError, match="not fitted"):
         Recommender().recommend()
     assert repr(Recommender(epochs=3)) == "Recommender(epochs=3)"
+
+
+def test_set_params_applies_to_the_next_update(small):
+    rec = Recommender(**PARAMS).fit(small.interactions)
+    rec.set_params(learning_rate=0.01, item_alpha=1e-4)
+    rec.fit_partial(small.interactions.head(50), epochs=1)
+    assert rec.model_.learning_rate == 0.01 and rec.model_.item_alpha == 1e-4
+    before = rec.recommend(k=3)
+    rec.set_params(no_components=PARAMS["no_components"] + 1)
+    with pytest.raises(ValueError, match="embedding size changes only with a new fit"):
+        rec.fit_partial(small.interactions.head(50), epochs=1)
+    pd.testing.assert_frame_equal(rec.recommend(k=3), before)

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._validation import is_integer
+
 __all__ = [
     "SyntheticData",
     "data_home_path",
@@ -659,7 +661,7 @@ def synthetic(
                         ("n_interactions", n_interactions), ("n_topics", n_topics),
                         ("n_user_features", n_user_features),
                         ("n_item_features", n_item_features)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if not 0.0 <= feature_noise <= 1.0:
         raise ValueError(f"feature_noise must be in [0, 1], got {feature_noise!r}.")

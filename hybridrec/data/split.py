@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._validation import is_integer, is_real
+
 __all__ = ["per_user_train_test_split", "random_train_test_split", "temporal_train_test_split"]
 
 
 def _random_state(random_state: Any) -> np.random.RandomState | np.random.Generator:
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
-    if random_state is None or (isinstance(random_state, (int, np.integer))
-                                and not isinstance(random_state, bool)):
+    if random_state is None or is_integer(random_state):
         return np.random.RandomState(random_state)
     raise ValueError(
         "random_state must be None, an int, a numpy RandomState or Generator, "
@@ -71,8 +72,7 @@ def random_train_test_split(interactions: Any, test_percentage: float = 0.2,
         ``random_state`` is invalid.
     """
     coo = _check_sparse(interactions)
-    if isinstance(test_percentage, (bool, np.bool_)) or not isinstance(
-            test_percentage, (int, float, np.integer, np.floating)):
+    if not is_real(test_percentage):
         raise ValueError(f"test_percentage must be a number in [0, 1], got {test_percentage!r}.")
     if not 0.0 <= float(test_percentage) <= 1.0:
         raise ValueError(f"test_percentage must be in [0, 1], got {test_percentage!r}.")
@@ -117,11 +117,9 @@ def _check_fraction_or_k(test_fraction: float | None, n_test: int | None,
                          f"test_fraction={test_fraction!r}, n_test={n_test!r}.")
     if test_fraction is not None and not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")
-    if n_test is not None and (isinstance(n_test, bool) or not isinstance(
-            n_test, (int, np.integer)) or n_test < 1):
+    if n_test is not None and (not is_integer(n_test) or n_test < 1):
         raise ValueError(f"n_test must be a positive integer, got {n_test!r}.")
-    if isinstance(min_train, bool) or not isinstance(min_train, (int, np.integer)) \
-            or min_train < 1:
+    if not is_integer(min_train) or min_train < 1:
         raise ValueError(f"min_train must be a positive integer, got {min_train!r}.")
 
 

@@ -17,6 +17,7 @@ of ``test_interactions``.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,9 +43,14 @@ GLOBAL_METRICS = ("auc", "reciprocal_rank", "coverage")
 
 
 def _representations(model, user_features, item_features, n_users: int, n_items: int):
-    """User vectors and item vectors + biases of a LightFM-like model, checked for size."""
-    _, user_vectors = model.get_user_representations(user_features)
-    item_biases, item_vectors = model.get_item_representations(item_features)
+    """User vectors and item vectors + biases of a LightFM-like model, checked for size.
+
+    A hybridrec model is read once for both (``_reading``), so a fit finishing in
+    another thread between the two calls cannot mix its states."""
+    reading = getattr(model, "_reading", None)
+    with reading("metrics") if callable(reading) else contextlib.nullcontext():
+        _, user_vectors = model.get_user_representations(user_features)
+        item_biases, item_vectors = model.get_item_representations(item_features)
     user_vectors = np.ascontiguousarray(user_vectors, dtype=np.float32)
     item_vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     item_biases = np.ascontiguousarray(item_biases, dtype=np.float32)

@@ -10,10 +10,9 @@ split exactly. ``random_state`` may also be an int or a ``numpy.random.Generator
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import is_integer, is_real
 from ._hashing import murmurhash3_32
 from .interactions import Interactions
 
@@ -25,7 +24,7 @@ def _random_state(random_state: object) -> np.random.RandomState | np.random.Gen
         return np.random.RandomState()
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if is_integer(random_state):
         return np.random.RandomState(int(random_state))
     raise ValueError("random_state must be None, an int, a numpy.random.RandomState or a "
                      f"numpy.random.Generator, got {random_state!r}.")
@@ -40,8 +39,7 @@ def _check_interactions(interactions: object) -> Interactions:
 
 
 def _check_percentage(test_percentage: object) -> float:
-    if isinstance(test_percentage, (bool, np.bool_)) or not isinstance(
-            test_percentage, numbers.Real) or not 0.0 <= test_percentage <= 1.0:
+    if not is_real(test_percentage) or not 0.0 <= test_percentage <= 1.0:
         raise ValueError(f"test_percentage must be a number in [0, 1], got {test_percentage!r}.")
     return float(test_percentage)
 

@@ -16,10 +16,9 @@ Return shapes follow Spotlight's documentation; the one deliberate difference is
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import is_integer
 from .interactions import Interactions, SequenceInteractions
 
 __all__ = ["mrr_score", "precision_recall_score", "rmse_score", "sequence_mrr_score",
@@ -215,7 +214,7 @@ def sequence_precision_recall_score(model: object, test: SequenceInteractions, k
         Equal whenever the ``k`` targets are distinct (``k`` predictions, ``k`` targets).
     """
     test = _sequences(test)
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or not (
+    if not is_integer(k) or not (
             1 <= k < test.max_sequence_length):
         raise ValueError(f"k must be an integer in [1, max_sequence_length) = [1, "
                          f"{test.max_sequence_length}), got {k!r}.")

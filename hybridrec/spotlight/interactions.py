@@ -19,6 +19,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import is_integer
+
 __all__ = ["Interactions", "SequenceInteractions"]
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -82,7 +84,7 @@ def _count(value: object, name: str, ids: np.ndarray) -> int:
     largest = int(ids.max()) if ids.size else -1
     if value is None or (isinstance(value, numbers.Integral) and value == 0):
         return largest + 1
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
     return int(value)
@@ -268,7 +270,7 @@ class Interactions:
 
 
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+    if not is_integer(value) \
             or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
@@ -311,8 +313,7 @@ class SequenceInteractions:
         if num_items is None:
             self.num_items = largest + 1
         else:
-            if isinstance(num_items, (bool, np.bool_)) or not isinstance(
-                    num_items, numbers.Integral) or num_items <= largest:
+            if not is_integer(num_items) or num_items <= largest:
                 raise ValueError(f"num_items must be an integer greater than the largest item "
                                  f"id in sequences ({largest}), got {num_items!r}.")
             self.num_items = int(num_items)

@@ -20,12 +20,12 @@ looks embeddings up, as a PyTorch embedding layer does.
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_int, is_real
 from ._compat import SPARSE_REASON, warn_no_effect
 from ._hashing import murmurhash3_32
 
@@ -45,11 +45,6 @@ SEEDS = [
 ]
 
 
-def _count(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 class _EmbeddingLayer:
@@ -60,10 +55,10 @@ class _EmbeddingLayer:
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None, sparse: bool = False) -> None:
-        self.num_embeddings = _count(num_embeddings, "num_embeddings")
-        self.embedding_dim = _count(embedding_dim, "embedding_dim")
+        self.num_embeddings = check_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = check_int(embedding_dim, "embedding_dim")
         if padding_idx is not None:
-            padding_idx = _count(padding_idx, "padding_idx", 0)
+            padding_idx = check_int(padding_idx, "padding_idx", 0)
         self.padding_idx = padding_idx
         if sparse:
             warn_no_effect("sparse=True", SPARSE_REASON)
@@ -215,8 +210,7 @@ class BloomEmbedding(_EmbeddingLayer):
                  compression_ratio: float = 0.2, num_hash_functions: int = 4,
                  bag: bool = False, padding_idx: int | None = 0) -> None:
         super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx)
-        if isinstance(compression_ratio, (bool, np.bool_)) or not isinstance(
-                compression_ratio, numbers.Real) or not (
+        if not is_real(compression_ratio) or not (
                 np.isfinite(compression_ratio) and compression_ratio > 0):
             raise ValueError(f"compression_ratio must be a number > 0, got "
                              f"{compression_ratio!r}.")
@@ -231,7 +225,7 @@ class BloomEmbedding(_EmbeddingLayer):
                 f"at least {minimum} are needed with padding_idx={padding_idx}. Raise "
                 "compression_ratio."
             )
-        self.num_hash_functions = _count(num_hash_functions, "num_hash_functions")
+        self.num_hash_functions = check_int(num_hash_functions, "num_hash_functions")
         if self.num_hash_functions > len(SEEDS):
             raise ValueError(f"Can use at most {len(SEEDS)} hash functions "
                              f"({self.num_hash_functions} requested).")

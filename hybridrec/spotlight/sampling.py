@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .._validation import is_integer
 
 __all__ = ["sample_items"]
 
@@ -25,7 +25,7 @@ def sample_items(num_items: int, shape: int | tuple[int, ...],
     -------
     numpy.ndarray of int64
     """
-    if isinstance(num_items, (bool, np.bool_)) or not isinstance(num_items, numbers.Integral) \
+    if not is_integer(num_items) \
             or num_items < 1:
         raise ValueError(f"num_items must be a positive integer, got {num_items!r}.")
     if random_state is None:

@@ -1,10 +1,13 @@
-"""Concurrency: parallel reads equal serial ones; a fit refuses reads beside it.
+"""Concurrency: parallel reads equal serial ones; reads beside a fit see the state from
+before it; two fits at once are refused.
 
-Policy (``hybridrec.model._Guard``): predictions, ranks, representations, metrics,
-``Recommender.recommend``/``similar_items``/``explain``/... may run from several Python
-threads at once (the kernels release the GIL). A read started while another thread fits
-the same object raises ``RuntimeError``; a fit waits for reads already running, and a
-second concurrent fit of the same object is refused.
+Policy (``hybridrec._guard``): predictions, ranks, representations, metrics, save and
+every ``Recommender`` read may run from several Python threads at once (the kernels
+release the GIL). A read started while another thread fits the same object answers from
+the state as it was when the fit began (LightFM: a copy the fit publishes when it starts;
+Recommender: the published state, whose model is never trained again), and the new
+state is visible once the fit returns; a fit waits for reads already running, and a
+second concurrent fit of the same object raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -75,11 +78,8 @@ def test_parallel_recommend_similar_explain_equal_serial(fitted_recommender, fra
             pd.testing.assert_frame_equal(got, serial[j % 3])
 
 
-def test_predict_during_fit_is_refused_then_works(monkeypatch, tag):
-    tag("concurrency")
-    train = sp.random(50, 40, density=0.1, random_state=0, format="coo", dtype=np.float32)
-    model = LightFM(loss="warp", no_components=4, random_state=0).fit(train)
-    expected = model.predict(0, np.arange(40))
+def _block_epochs(model, monkeypatch):
+    """Make ``model``'s epochs wait: returns (started, release) events."""
     started, release = threading.Event(), threading.Event()
     real = model._run_epoch
 
@@ -89,18 +89,28 @@ def test_predict_during_fit_is_refused_then_works(monkeypatch, tag):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(model, "_run_epoch", blocking_epoch)
+    return started, release
+
+
+def test_reads_during_a_fit_see_the_state_before_it(monkeypatch, tag):
+    tag("concurrency")
+    train = sp.random(50, 40, density=0.1, random_state=0, format="coo", dtype=np.float32)
+    model = LightFM(loss="warp", no_components=4, random_state=0).fit(train)
+    before = {"predict": model.predict(0, np.arange(40)),
+              "rank": model.predict_rank(train).toarray(),
+              "items": model.get_item_representations()[1],
+              "precision": precision_at_k(model, train)}
+    started, release = _block_epochs(model, monkeypatch)
     errors = []
     fitter = threading.Thread(target=lambda: errors.append(
         _catch(lambda: model.fit_partial(train, epochs=1))))
     fitter.start()
     assert started.wait(30)
     try:
-        for call in (lambda: model.predict(0, np.arange(40)),
-                     lambda: model.predict_rank(train),
-                     model.get_item_representations,
-                     lambda: precision_at_k(model, train)):
-            with pytest.raises(RuntimeError, match="being fitted in another thread"):
-                call()
+        np.testing.assert_array_equal(model.predict(0, np.arange(40)), before["predict"])
+        np.testing.assert_array_equal(model.predict_rank(train).toarray(), before["rank"])
+        np.testing.assert_array_equal(model.get_item_representations()[1], before["items"])
+        np.testing.assert_array_equal(precision_at_k(model, train), before["precision"])
         with pytest.raises(RuntimeError, match="another thread is already fitting"):
             model.fit_partial(train)
         with pytest.raises(RuntimeError, match="another thread is already fitting"):
@@ -110,8 +120,68 @@ def test_predict_during_fit_is_refused_then_works(monkeypatch, tag):
         fitter.join(60)
     assert errors == [None]
     monkeypatch.undo()
-    after = model.predict(0, np.arange(40))  # reads work again once the fit returned
-    assert after.shape == expected.shape and np.isfinite(after).all()
+    after = model.predict(0, np.arange(40))  # the new state, once the fit returned
+    assert not np.array_equal(after, before["predict"]) and np.isfinite(after).all()
+
+
+def test_read_beside_a_first_fit_says_not_fitted(monkeypatch, tag):
+    tag("concurrency")
+    train = sp.random(30, 20, density=0.2, random_state=0, format="coo", dtype=np.float32)
+    model = LightFM(no_components=4, random_state=0)
+    started, release = _block_epochs(model, monkeypatch)
+    fitter = threading.Thread(target=lambda: model.fit(train, epochs=1))
+    fitter.start()
+    assert started.wait(30)
+    try:
+        with pytest.raises(ValueError, match="You must fit the model"):
+            model.predict(0, np.arange(20))
+    finally:
+        release.set()
+        fitter.join(60)
+    assert np.isfinite(model.predict(0, np.arange(20))).all()
+
+
+def test_hammering_reads_during_fits_see_old_or_new_never_a_mix(tag):
+    """A reader thread calls predict and predict_rank without pause while the main thread
+    runs several fit_partial calls, one of which diverges: every answer equals the
+    serial answer of a state that existed between calls, never an error."""
+    tag("concurrency")
+    train = sp.random(1500, 400, density=0.03, random_state=1, format="coo",
+                      dtype=np.float32)
+    model = LightFM(loss="warp", no_components=8, random_state=0).fit(train, epochs=2)
+    items = np.arange(400)
+    states = [model.predict(3, items)]
+    seen, failures, stop = [], [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                seen.append(model.predict(3, items))
+                if len(seen) % 10 == 0:
+                    model.predict_rank(train)
+            except Exception as error:  # noqa: BLE001 - any error fails the test
+                failures.append(error)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for epochs in (20, 10, 20):
+            model.fit_partial(train, epochs=epochs)
+            states.append(model.predict(3, items))
+        huge = sp.coo_matrix((np.full(train.nnz, 1e30, np.float32), (train.row, train.col)),
+                             shape=train.shape)
+        model.set_params(learning_rate=1e30)
+        with pytest.raises(ValueError, match="diverged"):
+            model.fit_partial(train, sample_weight=huge, epochs=1)
+        model.set_params(learning_rate=0.05)
+        states.append(model.predict(3, items))
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not failures, failures[:3]
+    assert len(seen) > 10
+    for answer in seen:
+        assert any(np.array_equal(answer, state) for state in states)
 
 
 def _catch(call):
@@ -194,4 +264,73 @@ def test_guard_is_invisible_to_pickle_and_params(fitted_model, tag):
     assert copy.deepcopy(fitted_model).get_params() == fitted_model.get_params()
     np.testing.assert_array_equal(clone.predict(0, np.arange(5)),
                                   fitted_model.predict(0, np.arange(5)))
-    assert "_Guard" not in repr(vars(fitted_model))
+    assert "guard" not in repr(vars(fitted_model)).lower()
+
+
+def test_recommender_serves_while_it_is_updated(tag):
+    """A reader hammers recommend() and predict() while the main thread runs fit_partial
+    (new users and items), fold_in, add_items and a failing fit_partial: every answer
+    equals the serial answer of one of the published states, never an error."""
+    tag("concurrency")
+    from hybridrec import Recommender
+    from hybridrec.data import synthetic
+
+    data = synthetic(n_users=300, n_items=120, n_interactions=6000, random_state=5)
+    frame = data.interactions[["user_id", "item_id"]].assign(w=1.0)
+    known_items = frame["item_id"].unique()
+    rec = Recommender(no_components=8, epochs=3, random_state=0).fit(
+        frame.iloc[:4000], weight_col="w",
+        item_features=data.items[data.items["item_id"].isin(known_items)])
+    users = list(frame["user_id"].iloc[:20].unique()[:5])
+
+    def answers():
+        state = rec._state   # one read of the published state: model and features agree
+        scores = state.model.predict(0, np.arange(len(state.item)),
+                                     user_features=state.user.matrix,
+                                     item_features=state.item.matrix)
+        return rec.recommend(users, k=5), scores
+
+    states = [answers()]
+    seen, failures, stop = [], [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                state = rec._state
+                scores = state.model.predict(0, np.arange(len(state.item)),
+                                             user_features=state.user.matrix,
+                                             item_features=state.item.matrix)
+                seen.append((rec.recommend(users, k=5), scores))
+            except Exception as error:  # noqa: BLE001 - any error fails the test
+                failures.append(error)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        batch = frame.iloc[4000:5000].copy()
+        batch.loc[batch.index[:30], "user_id"] = "newcomer"
+        rec.fit_partial(batch, epochs=3)
+        states.append(answers())
+        rec.fold_in(pd.DataFrame({"user_id": ["late", "late", "newcomer"],
+                                  "item_id": [known_items[0], "brand-new", "brand-new"],
+                                  "w": 1.0}), epochs=3)
+        states.append(answers())
+        rec.add_items(pd.DataFrame({"item_id": ["cold1", "cold2"], "genre": "topic1",
+                                    "price": 3.0, "tags": [["style1"], ["style2"]]}))
+        states.append(answers())
+        with pytest.raises(ValueError, match="diverged"):
+            rec.set_params(learning_rate=1e30)
+            rec.fit_partial(frame.iloc[5000:].assign(w=1e30), epochs=2)
+        rec.set_params(learning_rate=0.05)
+        states.append(answers())
+        pd.testing.assert_frame_equal(states[-1][0], states[-2][0])  # nothing changed
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not failures, failures[:3]
+    assert len(seen) > 5
+    # recommend() and the predict() above are two reads, so a publish may fall between
+    # them: each answer on its own must be one published state's answer, never a mix.
+    for frame_seen, scores_seen in seen:
+        assert any(frame_seen.equals(frame_state) for frame_state, _ in states)
+        assert any(np.array_equal(scores_seen, scores) for _, scores in states)

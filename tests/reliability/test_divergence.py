@@ -118,10 +118,10 @@ def test_recommender_fit_partial_divergence_keeps_the_recommender(tag, frames):
     interactions, _ = frames
     rec = Recommender(no_components=4, epochs=1, random_state=0).fit(interactions)
     before = recommender_checksum(rec)
-    rec.model_.learning_rate = 1e30
+    rec.set_params(learning_rate=1e30)   # applies to the next update's training copy
     with pytest.raises(ValueError, match="diverged"):
         rec.fit_partial(interactions.iloc[:50])
-    rec.model_.learning_rate = rec.learning_rate
+    rec.set_params(learning_rate=0.05)
     assert recommender_checksum(rec) == before
     assert rec.model_._is_healthy()
 

@@ -190,24 +190,28 @@ def test_recommender_file_with_inconsistent_parts_is_refused(tmp_path, fitted_re
         Recommender.load(plain)
 
 
-def test_save_refuses_a_model_being_fitted(tag, fitted_model):
+def test_save_beside_a_fit_writes_the_state_from_before_it(tag, fitted_model, tmp_path):
     tag("fault injected")
     import threading
 
-    from hybridrec.model import _Guard
+    from hybridrec import _guard
+    expected = model_checksum(fitted_model)
     started, release = threading.Event(), threading.Event()
 
     def fit_holder():
-        with _Guard.writing(fitted_model, "test"):
+        with _guard.writing(fitted_model, "test", fitted_model._published_copy):
+            fitted_model.item_biases += 1.0   # a fit writing in place
             started.set()
             release.wait(10)
+            fitted_model.item_biases -= 1.0
 
     thread = threading.Thread(target=fit_holder)
     thread.start()
     started.wait(10)
     try:
-        with pytest.raises(RuntimeError, match="being fitted in another thread"):
-            persist.save_model(fitted_model, "/nonexistent/never-written.npz")
+        path = persist.save_model(fitted_model, tmp_path / "during.npz")
     finally:
         release.set()
         thread.join()
+    loaded, _, _ = persist.load_model(path)
+    assert model_checksum(loaded) == expected

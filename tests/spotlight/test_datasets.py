@@ -97,7 +97,7 @@ def test_markov_kernel_matches_numpy_reference():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(num_items=1), "num_items must be an integer >= 2"),
-    (dict(order=0), "order must be an integer >= 1"),
+    (dict(order=0), "order must be a positive integer"),
     (dict(concentration_parameter=0.0), "concentration_parameter must be a finite number"),
     (dict(random_state="x"), "random_state must be None, an int"),
 ])

@@ -62,7 +62,7 @@ def test_layer_errors():
         BloomEmbedding(10, 4, compression_ratio=0.1)
     with pytest.raises(ValueError, match="compression_ratio must be a number > 0"):
         BloomEmbedding(10, 4, compression_ratio=-1.0)
-    with pytest.raises(ValueError, match="embedding_dim must be an integer >= 1"):
+    with pytest.raises(ValueError, match="embedding_dim must be a positive integer"):
         ScaledEmbedding(10, 0)
     with pytest.raises(ValueError, match="has no parameters yet"):
         ScaledEmbedding(10, 4)(np.array([1]))

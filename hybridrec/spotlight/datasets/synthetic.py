@@ -8,10 +8,9 @@ kernel with the same arithmetic instead of a Python loop.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..._validation import check_int, is_integer, is_real
 from ...kernels import markov
 from ..interactions import Interactions
 
@@ -47,11 +46,6 @@ def _generate_sequences(num_steps: int, transition_matrix: np.ndarray, order: in
     return out
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def generate_sequential(num_users: int = 100, num_items: int = 1000,
@@ -87,18 +81,17 @@ def generate_sequential(num_users: int = 100, num_items: int = 1000,
         ``num_users`` x ``num_items`` with int32 ``user_ids`` / ``item_ids``, float32
         ``ratings`` (ones) and int32 ``timestamps``.
     """
-    num_users = _check_int(num_users, "num_users", 1)
-    num_items = _check_int(num_items, "num_items", 2)
-    num_interactions = _check_int(num_interactions, "num_interactions", 0)
-    order = _check_int(order, "order", 1)
-    if isinstance(concentration_parameter, (bool, np.bool_)) or not isinstance(
-            concentration_parameter, numbers.Real) or not (
+    num_users = check_int(num_users, "num_users", 1)
+    num_items = check_int(num_items, "num_items", 2)
+    num_interactions = check_int(num_interactions, "num_interactions", 0)
+    order = check_int(order, "order", 1)
+    if not is_real(concentration_parameter) or not (
             np.isfinite(concentration_parameter) and concentration_parameter > 0):
         raise ValueError("concentration_parameter must be a finite number > 0, got "
                          f"{concentration_parameter!r}.")
     if random_state is None:
         random_state = np.random.RandomState()
-    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    elif is_integer(random_state):
         random_state = np.random.RandomState(int(random_state))
     elif not isinstance(random_state, np.random.RandomState):
         raise ValueError("random_state must be None, an int or a numpy.random.RandomState "

@@ -21,12 +21,12 @@ arguments onto the engine (chosen and measured on MovieLens 100K, see the README
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..._validation import check_int, is_integer, is_real
 from ...model import LightFM
 from .._compat import SPARSE_REASON, warn_no_effect
 from ..interactions import Interactions
@@ -36,19 +36,16 @@ _NOT_FITTED = ("This model is not fitted yet: call fit(interactions) before pred
                "(Spotlight initialises the model at the first fit).")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, as float32."""
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))),
                     np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))).astype(np.float32)
 
 
-def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def _check_real(value: object, name: str, positive: bool) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+    if not is_real(value) \
             or not np.isfinite(value) or (value <= 0 if positive else value < 0):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}.")
@@ -84,12 +81,12 @@ class FactorizationModel:
     def _validate(self) -> None:
         if self.loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {self.loss!r}.")
-        _check_int(self.embedding_dim, "embedding_dim", 1)
-        _check_int(self.n_iter, "n_iter", 0)
-        _check_int(self.batch_size, "batch_size", 1)
+        check_int(self.embedding_dim, "embedding_dim", 1)
+        check_int(self.n_iter, "n_iter", 0)
+        check_int(self.batch_size, "batch_size", 1)
         _check_real(self.l2, "l2", positive=False)
         _check_real(self.learning_rate, "learning_rate", positive=True)
-        _check_int(self.num_threads, "num_threads", 1)
+        check_int(self.num_threads, "num_threads", 1)
         if self.use_cuda:
             raise ValueError(
                 "use_cuda=True: hybridrec has no GPU path; it trains on the CPU with numba "
@@ -109,7 +106,7 @@ class FactorizationModel:
             )
         rs = self.random_state
         if not (rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator))
-                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0)):
+                or (is_integer(rs) and rs >= 0)):
             raise ValueError("random_state must be None, a numpy.random.RandomState, a "
                              f"Generator or a non-negative int, got {rs!r}.")
 

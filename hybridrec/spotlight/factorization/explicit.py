@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import losses
 from ..interactions import Interactions
-from ._base import FactorizationModel, _sigmoid
+from ._base import FactorizationModel, sigmoid
 
 __all__ = ["ExplicitFactorizationModel"]
 
@@ -77,7 +77,7 @@ class ExplicitFactorizationModel(FactorizationModel):
 
     def _transform(self, scores: np.ndarray) -> np.ndarray:
         # The engine returns exp(score) for poisson already.
-        return _sigmoid(scores) if self.loss == "logistic" else scores
+        return sigmoid(scores) if self.loss == "logistic" else scores
 
     def _epoch_loss(self, interactions: Interactions, values: np.ndarray,
                     rng: np.random.Generator) -> float:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validation import check_int
 from .. import losses
 from ..interactions import Interactions
-from ._base import FactorizationModel, _check_int
+from ._base import FactorizationModel
 
 __all__ = ["ImplicitFactorizationModel"]
 
@@ -90,7 +91,7 @@ class ImplicitFactorizationModel(FactorizationModel):
 
     def _validate(self) -> None:
         super()._validate()
-        _check_int(self.num_negative_samples, "num_negative_samples", 1)
+        check_int(self.num_negative_samples, "num_negative_samples", 1)
 
     def _engine_loss(self) -> str:
         return self.loss

@@ -10,12 +10,12 @@ parameters live in a ``hybridrec.LightFM`` engine created by the model's first f
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..._validation import is_integer
 from .._compat import SPARSE_REASON, warn_no_effect
 from ..layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
 
@@ -75,8 +75,7 @@ class BilinearNet:
                  sparse: bool = False) -> None:
         for name, value in (("num_users", num_users), ("num_items", num_items),
                             ("embedding_dim", embedding_dim)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(
-                    value, numbers.Integral) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         self.num_users = int(num_users)
         self.num_items = int(num_items)
