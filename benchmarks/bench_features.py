@@ -56,6 +56,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import os
 import shutil
@@ -186,7 +187,8 @@ def import_baseline(folder: Path) -> ModuleType:
     source = folder.resolve() / "hybridrec"
     if not (source / "__init__.py").is_file():
         raise FileNotFoundError(f"--baseline: {source} is not a hybridrec package")
-    tag = str(abs(hash(str(source))))
+    # A stable name (str hashes are salted per process): the copy's numba cache is reused.
+    tag = hashlib.sha256(str(source).encode()).hexdigest()[:16]
     root = Path(tempfile.gettempdir()) / f"hybridrec-bench-baseline-{tag}"
     target = root / "hybridrec_baseline"
     if target.exists():  # drop files removed since; keep __pycache__ (numba's cache)
