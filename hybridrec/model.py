@@ -49,6 +49,11 @@ _NOT_FITTED = "You must fit the model before trying to obtain predictions."
 #: Pending L2 log-decay below which the rescaling of all parameters is postponed.
 _DECAY_BATCH = 1e-3
 
+#: Arrays smaller than this (elements) are copied / checked by NumPy on one core: a
+#: parallel launch costs tens of microseconds, and on a loaded machine it waits until
+#: every thread is scheduled.
+_PARALLEL_PASS_MIN = 2**18
+
 _PARAMETER_ARRAYS = (
     "embeddings", "embedding_gradients", "embedding_momentum",
     "biases", "bias_gradients", "bias_momentum",
@@ -538,8 +543,12 @@ class LightFM(ParamsMixin):
                               None)
         with numba_threads(num_threads):
             for name, array in arrays.items():
-                copy_kernel = state.copy_2d if array.ndim == 2 else state.copy_1d
-                copy_kernel(array, into.arrays[name])
+                if array.size < _PARALLEL_PASS_MIN:  # a parallel launch costs more
+                    np.copyto(into.arrays[name], array)
+                elif array.ndim == 2:
+                    state.copy_2d(array, into.arrays[name])
+                else:
+                    state.copy_1d(array, into.arrays[name])
         into.generator_state = generator_state
         return into
 
@@ -549,9 +558,13 @@ class LightFM(ParamsMixin):
         with numba_threads(num_threads):
             for name in self._trained_names():
                 array = getattr(self, name)
-                count = (state.count_nonfinite_2d if array.ndim == 2
-                         else state.count_nonfinite_1d)
-                if count(array):
+                if array.size < _PARALLEL_PASS_MIN:  # a parallel launch costs more
+                    finite = bool(np.isfinite(array).all())
+                elif array.ndim == 2:
+                    finite = state.count_nonfinite_2d(array) == 0
+                else:
+                    finite = state.count_nonfinite_1d(array) == 0
+                if not finite:
                     return False
         return True
 

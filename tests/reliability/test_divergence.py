@@ -167,3 +167,29 @@ def test_first_epoch_rollback_reads_the_published_copy_without_changing_it(tag,
     with pytest.raises(ValueError, match="diverged"):
         model.fit_partial(TRAIN, epochs=1)
     assert all(np.array_equal(getattr(model, name), array) for name, array in state.items())
+
+
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_parallel_state_passes_roll_back_as_numpy_ones(tag, monkeypatch, schedule):
+    """With every array above the size for parallel copies and checks (normally only large
+    models), a divergence in a later epoch is caught and rolled back just the same."""
+    import hybridrec.model
+
+    tag("fault injected")
+    monkeypatch.setattr(hybridrec.model, "_PARALLEL_PASS_MIN", 0)
+    model = _trained("warp", learning_schedule=schedule)
+    reference = _trained("warp", learning_schedule=schedule)
+    reference.fit_partial(TRAIN, epochs=1)
+    real = losses.fit_warp
+    calls = {"n": 0}
+
+    def second_epoch_poisons_an_accumulator(*args, **kwargs):
+        real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            args[12][3, 1] = np.inf  # user_embedding_gradients
+
+    monkeypatch.setattr(losses, "fit_warp", second_epoch_poisons_an_accumulator)
+    with pytest.raises(ValueError, match=r"diverged.*epoch \(2 of 2 in this call\)"):
+        model.fit_partial(TRAIN, epochs=2)
+    assert model_checksum(model) == model_checksum(reference)
