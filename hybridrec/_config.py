@@ -47,10 +47,14 @@ EPOCH_CHUNK_MAX = 2**32
 #: Examples per block of a training epoch: the unit of work the threads take from a
 #: shared counter, each with its own random stream (see ``kernels/losses.py``).
 TRAIN_BLOCK = 4096
-#: Each kernel call (one L2 chunk, or the whole epoch without L2) is cut into at least
-#: this many blocks, as long as blocks keep ``TRAIN_MIN_BLOCK_SIZE`` examples: with L2 on
-#: a small data set a chunk is a few thousand examples, and a single block of up to 4096
-#: left every thread but one idle (StackExchange's 57k examples: 16 one-block calls).
+#: Each kernel call (one L2 chunk, or the epoch without L2) is cut into at least this
+#: many blocks, as long as blocks keep ``TRAIN_MIN_BLOCK_SIZE`` examples
+#: (``_epochs.block_count``): with L2 on a small data set a chunk is a few thousand
+#: examples, and a single block of up to 4096 left every thread but one idle
+#: (StackExchange's 57k examples: 16 one-block calls). A block is a random stream, so
+#: this sets the floats of every call under 16 x 4096 examples; 1 restores the layout
+#: (and floats) from before it. Test AUC is unchanged within noise (benchmarks/README.md,
+#: issue 19: StackExchange over 60 seeds).
 TRAIN_MIN_BLOCKS = 16
 TRAIN_MIN_BLOCK_SIZE = 128
 
