@@ -28,6 +28,12 @@ BPR_MAX_REDRAWS = 64
 #: use; beyond it they binary-search the user's row. 32 MiB is e.g. 100k users x 2.6k
 #: items; MovieLens-1M needs 2.8 MB.
 POSITIVES_BITSET_MAX_BYTES = 32 * 2**20
+#: ... and at most this many bytes per positive and epoch of the call: building it is a
+#: serial pass writing the whole table (zeroed pages), which a call must repay with
+#: cheaper lookups. StackExchange (3.2k users x 72k items: 29 MB for 57k positives) has
+#: a 1-epoch ``fit_partial`` pay ~10 ms for it and save less; MovieLens-1M (2.8 MB for
+#: 575k positives) always builds it.
+POSITIVES_BITSET_BYTES_PER_EXAMPLE = 256
 
 #: Examples processed between two applications of the L2 decay (see ``model._run_epoch``).
 REG_CHUNK_MAX = 32768
@@ -41,6 +47,16 @@ EPOCH_CHUNK_MAX = 2**32
 #: Examples per block of a training epoch: the unit of work the threads take from a
 #: shared counter, each with its own random stream (see ``kernels/losses.py``).
 TRAIN_BLOCK = 4096
+#: Each kernel call (one L2 chunk, or the epoch without L2) is cut into at least this
+#: many blocks, as long as blocks keep ``TRAIN_MIN_BLOCK_SIZE`` examples
+#: (``_epochs.block_count``): with L2 on a small data set a chunk is a few thousand
+#: examples, and a single block of up to 4096 left every thread but one idle
+#: (StackExchange's 57k examples: 16 one-block calls). A block is a random stream, so
+#: this sets the floats of every call under 16 x 4096 examples; 1 restores the layout
+#: (and floats) from before it. Test AUC is unchanged within noise (benchmarks/README.md,
+#: issue 19: StackExchange over 60 seeds).
+TRAIN_MIN_BLOCKS = 16
+TRAIN_MIN_BLOCK_SIZE = 128
 
 #: Losses and learning schedules the estimator accepts.
 LOSSES = ("logistic", "warp", "bpr", "warp-kos", "regression", "poisson", "pointwise",

@@ -17,7 +17,7 @@ def epoch_chunks(n: int, regularised: bool) -> list[tuple[int, int, int]]:
     ``REG_CHUNK_MAX`` examples (at least ``REG_CHUNKS_MIN`` chunks, each >= 1024);
     without it one chunk takes the whole epoch up to ``EPOCH_CHUNK_MAX`` examples, so
     that a kernel's block bounds ``(block * n) // n_blocks`` (int64) never overflow.
-    Each chunk is cut into blocks of about ``TRAIN_BLOCK`` examples, each with its own
+    Each chunk is cut into ``block_count(stop - start)`` blocks, each with its own
     random stream; blocks and streams depend on ``n`` only, not on the thread count.
 
     Parameters
@@ -36,5 +36,26 @@ def epoch_chunks(n: int, regularised: bool) -> list[tuple[int, int, int]]:
     if regularised:
         chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
     chunk = max(chunk, 1)
-    return [(start, min(start + chunk, n), -(-min(chunk, n - start) // _config.TRAIN_BLOCK))
+    return [(start, min(start + chunk, n), block_count(min(chunk, n - start)))
             for start in range(0, n, chunk)]
+
+
+def block_count(examples: int) -> int:
+    """Blocks one kernel call of ``examples`` examples is cut into.
+
+    Blocks of at most ``TRAIN_BLOCK`` examples, and at least ``TRAIN_MIN_BLOCKS`` of them
+    while each keeps ``TRAIN_MIN_BLOCK_SIZE`` examples, so that every thread finds work
+    in a short L2 chunk. ``TRAIN_MIN_BLOCKS = 1`` gives ``ceil(examples / TRAIN_BLOCK)``.
+
+    Parameters
+    ----------
+    examples : int
+        Examples in the kernel call (``>= 0``).
+
+    Returns
+    -------
+    int
+        The number of blocks (``>= 1``), each with its own random stream.
+    """
+    return max(1, -(-examples // _config.TRAIN_BLOCK),
+               min(_config.TRAIN_MIN_BLOCKS, examples // _config.TRAIN_MIN_BLOCK_SIZE))

@@ -168,6 +168,20 @@ def writing(owner: object, what: str, publish: Callable[[], Any]) -> Iterator[No
                 _CONDITION.notify_all()
 
 
+def published_before_update(owner: object) -> Any:
+    """The copy published by the update of ``owner`` this thread is running, when that
+    update is the outermost one (nothing else of it ran since the copy was made): the
+    state from before the update, which the update may use as its own rollback copy
+    (read only). None otherwise (no update, a nested one, a private object, or nothing
+    to publish)."""
+    me = threading.get_ident()
+    with _CONDITION:
+        state = _STATES.get(owner)
+        if state is None or state["writer"] != me or state["depth"] != 1:
+            return None
+        return state["published"]
+
+
 @contextlib.contextmanager
 def private(owner: object) -> Iterator[None]:
     """Mark ``owner`` as visible to this thread only (e.g. a copy being trained before

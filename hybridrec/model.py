@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from . import _config
 from ._early_stopping import EarlyStopping, ValidationTracker
 from ._epochs import epoch_chunks
-from ._guard import current_view, reading, writing
+from ._guard import current_view, published_before_update, reading, writing
 from ._params import InvalidParameterError, ParamsMixin
 from ._scoring import check_identity_shape, prepare_test_train, rank_items
 from ._threads import check_num_threads, numba_threads
@@ -40,7 +40,7 @@ from ._validation import (
     is_integer,
     is_real,
 )
-from .kernels import epoch_inputs, losses, scoring, updates
+from .kernels import epoch_inputs, losses, scoring, state, updates
 
 __all__ = ["LightFM"]
 
@@ -51,6 +51,11 @@ _DIVERGED = (
 _NOT_FITTED = "You must fit the model before trying to obtain predictions."
 #: Pending L2 log-decay below which the rescaling of all parameters is postponed.
 _DECAY_BATCH = 1e-3
+
+#: Arrays smaller than this (elements) are copied / checked by NumPy on one core: a
+#: parallel launch costs tens of microseconds, and on a loaded machine it waits until
+#: every thread is scheduled.
+_PARALLEL_PASS_MIN = 2**18
 
 _PARAMETER_ARRAYS = (
     "embeddings", "embedding_gradients", "embedding_momentum",
@@ -514,10 +519,61 @@ class LightFM(ParamsMixin):
         for the length of the fit (docs/RELIABILITY.md)."""
         if self.item_embeddings is None or self.user_embeddings is None:
             return None
-        frozen = types.SimpleNamespace(**{name: getattr(self, name).copy()
-                                          for name in self._state_names()})
+        # Arrays no epoch writes (the momenta under adagrad) are shared, not copied:
+        # nothing changes them while the fit runs.
+        trained = set(self._trained_names())
+        frozen = types.SimpleNamespace(**{
+            name: getattr(self, name).copy() if name in trained else getattr(self, name)
+            for name in self._state_names()})
         frozen.random_state_ = copy.deepcopy(self.random_state_)
         return frozen
+
+    def _trained_names(self) -> list[str]:
+        """The state arrays an epoch may write: all of them under adadelta; under adagrad
+        the four momentum arrays are neither read nor written by any kernel, so the
+        rollback copy and the finite check after an epoch leave them out."""
+        if self.learning_schedule == "adadelta":
+            return self._state_names()
+        return [name for name in self._state_names() if not name.endswith("momentum")]
+
+    def _rollback_copy(self, into: ModelState | None, num_threads: int) -> ModelState:
+        """``_snapshot`` of the arrays an epoch may write (``_trained_names``), copied by
+        ``num_threads`` threads; ``into`` (a previous rollback copy) is refilled in place
+        when its shapes still fit."""
+        names = self._trained_names()
+        generator = self.random_state_
+        generator_state = None if generator is None else dict(generator.bit_generator.state)
+        arrays = {name: getattr(self, name) for name in names}
+        if into is None or set(into.arrays) != set(names) or any(
+                into.arrays[name].shape != array.shape for name, array in arrays.items()):
+            into = ModelState({name: np.empty_like(array) for name, array in arrays.items()},
+                              None)
+        with numba_threads(num_threads):
+            for name, array in arrays.items():
+                if array.size < _PARALLEL_PASS_MIN:  # a parallel launch costs more
+                    np.copyto(into.arrays[name], array)
+                elif array.ndim == 2:
+                    state.copy_2d(array, into.arrays[name])
+                else:
+                    state.copy_1d(array, into.arrays[name])
+        into.generator_state = generator_state
+        return into
+
+    def _trained_finite(self, num_threads: int) -> bool:
+        """``_is_healthy`` for the arrays an epoch may write, checked by ``num_threads``
+        threads without temporaries (an epoch is rolled back when this fails)."""
+        with numba_threads(num_threads):
+            for name in self._trained_names():
+                array = getattr(self, name)
+                if array.size < _PARALLEL_PASS_MIN:  # a parallel launch costs more
+                    finite = bool(np.isfinite(array).all())
+                elif array.ndim == 2:
+                    finite = state.count_nonfinite_2d(array) == 0
+                else:
+                    finite = state.count_nonfinite_1d(array) == 0
+                if not finite:
+                    return False
+        return True
 
     def _restore_snapshot(self, snapshot: ModelState, generator: bool = True) -> None:
         """Put a snapshot's state back: arrays are copied in place where the shapes
@@ -818,34 +874,43 @@ class LightFM(ParamsMixin):
 
         if self.random_state_ is None:
             self.random_state_ = _make_generator(self.random_state)
+        # The copy other threads read during this fit holds the state from before it;
+        # unless this call initialises the parameters, that is also the state before
+        # the first epoch, so it serves as that epoch's rollback copy (read only).
+        published = published_before_update(self)
         if self.item_embeddings is None:
             self._initialize(item_matrix.n_features, user_matrix.n_features)
+            published = None
 
-        extra = self._loss_arguments(data, data.shape[1])
+        extra = self._loss_arguments(data, data.shape[1], epochs)
         # The last good state, kept so that a diverging or interrupted epoch never leaves
-        # NaNs behind: the twelve parameter/accumulator arrays are copied into buffers
-        # allocated once per call and reused every epoch. Copying 12 arrays per epoch is
-        # cheap at every size measured: 0.5 ms per epoch of ~320 ms at ml-1m size
-        # (9.7k feature rows x 64), 81 ms per ~52 s epoch at 50M interactions (1.1M
-        # rows x 32, 415 MiB of state), i.e. ~0.2% of an epoch together with the finite
-        # check; the price is the state's memory once more (docs/RELIABILITY.md).
+        # NaNs behind: the arrays an epoch may write (``_trained_names``) are copied, in
+        # parallel, into buffers allocated once per call and reused every epoch (the
+        # first epoch of a fit_partial uses the published copy instead). The price is
+        # that state's memory once more (docs/RELIABILITY.md).
         backup: ModelState | None = None
         best: ModelState | None = None  # early stopping: the best epoch's state
         history: list[dict] = []
         self.history_, self.best_epoch_ = history, 0
         progress = self._progress(epochs, verbose)
         for epoch in progress:
-            backup = self._snapshot(into=backup)
+            if epoch == 0 and published is not None:
+                generator_state = dict(self.random_state_.bit_generator.state)
+                rollback = ModelState({name: getattr(published, name)
+                                       for name in self._trained_names()}, generator_state)
+            else:
+                backup = self._rollback_copy(backup, num_threads)
+                rollback = backup
             started = time.perf_counter()
             try:
                 self._run_epoch(data, user_matrix, item_matrix, extra, num_threads,
                                 trainable)
-                healthy = self._is_healthy()
+                healthy = self._trained_finite(num_threads)
             except BaseException:
-                self._restore_snapshot(backup)
+                self._restore_snapshot(rollback)
                 raise
             if not healthy:
-                self._restore_snapshot(backup)
+                self._restore_snapshot(rollback)
                 raise ValueError(
                     f"{_DIVERGED}. The parameters were restored to their state before the "
                     f"failing epoch ({epoch + 1} of {epochs} in this call)."
@@ -883,13 +948,15 @@ class LightFM(ParamsMixin):
             return announce()
         return trange(epochs, desc="Epoch")
 
-    def _loss_arguments(self, data: KernelInteractions, n_items: int) -> tuple:
-        """The loss-specific trailing kernel arguments, built once per ``fit_partial``."""
+    def _loss_arguments(self, data: KernelInteractions, n_items: int, epochs: int = 1
+                        ) -> tuple:
+        """The loss-specific trailing kernel arguments, built once per ``fit_partial``
+        call of ``epochs`` epochs."""
         if self.loss == "logistic":
             return ()
         if self.loss in _config.EXPLICIT_LOSSES:
             return (self.loss == "poisson",)
-        positives = self._membership(data, n_items, data.values)
+        positives = self._membership(data, n_items, data.values, epochs)
         if self.loss == "bpr-uniform":
             # Spotlight's BPR negative: uniform over the items, redrawn while it is a
             # positive of the user (as the other sampled losses draw).
@@ -910,7 +977,8 @@ class LightFM(ParamsMixin):
             if bool(np.all(data.values > 0)):
                 stored, negative_pool = positives, data.item_ids
             else:
-                stored = self._membership(data, n_items, np.ones_like(data.values))
+                stored = self._membership(data, n_items, np.ones_like(data.values),
+                                           epochs)
                 negative_pool = self._bpr_pool(data, positives)
             if self._sampled_bpr():
                 return (*stored, negative_pool, _config.BPR_MAX_REDRAWS,
@@ -936,15 +1004,20 @@ class LightFM(ParamsMixin):
         return (*warp, int(self.k), int(self.n), *known)
 
     @staticmethod
-    def _membership(data: KernelInteractions, n_items: int, values: np.ndarray) -> tuple:
+    def _membership(data: KernelInteractions, n_items: int, values: np.ndarray,
+                    epochs: int = 1) -> tuple:
         """(indptr, indices, bits) of the distinct (user, item) cells with value > 0: the
         samplers' "may this item not be drawn as a negative?" lookup. The bit table is
-        built when it is small enough to stay in cache, else it is empty and the kernels
-        binary-search the CSR row."""
+        built when it is small enough to stay in cache and the ``epochs`` epochs of the
+        call do enough lookups to repay building it, else it is empty and the kernels
+        binary-search the CSR row (the same answers: no float changes either way)."""
         indptr, indices = epoch_inputs.positives_lookup(
             data.shape[0], data.shape[1], data.user_ids, data.item_ids, values)
         bits = np.zeros((0, 0), dtype=np.uint64)
-        if data.shape[0] * -(-n_items // 64) * 8 <= _config.POSITIVES_BITSET_MAX_BYTES:
+        table_bytes = data.shape[0] * -(-n_items // 64) * 8
+        if (table_bytes <= _config.POSITIVES_BITSET_MAX_BYTES
+                and table_bytes <= (_config.POSITIVES_BITSET_BYTES_PER_EXAMPLE
+                                    * indices.shape[0] * max(1, epochs))):
             bits = epoch_inputs.positives_bitset(data.shape[0], n_items, indptr, indices)
         return indptr, indices, bits
 
@@ -1022,8 +1095,8 @@ class LightFM(ParamsMixin):
         # L2 is applied as a decay of every (trainable) parameter after each chunk of examples
         # (exactly what per-example weight decay amounts to, without touching every
         # parameter per example). Without L2 the whole epoch is one chunk (up to 2**32
-        # examples). Each chunk is cut into blocks of about TRAIN_BLOCK examples, each with
-        # its own random stream; the threads take blocks from a shared counter. Blocks and
+        # examples). Each chunk is cut into blocks (``_epochs.block_count``), each with its
+        # own random stream; the threads take blocks from a shared counter. Blocks and
         # streams depend on the data and the generator only, not on num_threads.
         chunks = epoch_chunks(n, regularised)
         blocks = [n_blocks for _, _, n_blocks in chunks]

@@ -28,7 +28,7 @@ import pytest
 import scipy.sparse as sp
 
 from hybridrec import LightFM, _config, _validation
-from hybridrec._epochs import epoch_chunks
+from hybridrec._epochs import block_count, epoch_chunks
 from hybridrec.kernels import _rng, epoch_inputs
 from hybridrec.metrics import auc_score, precision_at_k, reciprocal_rank
 from hybridrec.recommender import Recommender
@@ -298,7 +298,7 @@ def test_epoch_chunks_cover_the_epoch_and_keep_kernel_arithmetic_in_int64(n, reg
         assert stop == start
     for start, stop, n_blocks in chunks:
         size = stop - start
-        assert n_blocks == -(-size // _config.TRAIN_BLOCK)
+        assert n_blocks == block_count(size)
         # Inside the kernel: (block * size) // n_blocks for block <= n_blocks, in int64.
         assert n_blocks * size < 2**63
         assert size <= (_config.REG_CHUNK_MAX if regularised else _config.EPOCH_CHUNK_MAX)
@@ -310,10 +310,36 @@ def test_epoch_chunks_unchanged_where_data_fits():
     """The regularised chunking is the one LightFM-style L2 tests were written against."""
     for n in (1000, 50_000, 1_000_000):
         chunk = min(_config.REG_CHUNK_MAX, max(1024, -(-n // _config.REG_CHUNKS_MIN)))
-        expected = [(s, min(s + chunk, n), -(-min(chunk, n - s) // _config.TRAIN_BLOCK))
+        expected = [(s, min(s + chunk, n), block_count(min(chunk, n - s)))
                     for s in range(0, n, chunk)]
         assert epoch_chunks(n, True) == expected
-        assert epoch_chunks(n, False) == [(0, n, -(-n // _config.TRAIN_BLOCK))]
+        assert epoch_chunks(n, False) == [(0, n, block_count(n))]
+
+
+@pytest.mark.parametrize(("examples", "blocks"), [
+    (0, 1), (1, 1), (127, 1), (255, 1), (256, 2), (1000, 7), (2048, 16),
+    (3613, 16),  # a StackExchange L2 chunk (57,795 examples / 16): was one block
+    (65_536, 16), (65_537, 17), (1_000_000, 245), (2**32, 2**20)])
+def test_block_count_gives_every_thread_work_in_short_calls(examples, blocks):
+    """At least TRAIN_MIN_BLOCKS blocks of >= TRAIN_MIN_BLOCK_SIZE examples, else blocks
+    of at most TRAIN_BLOCK; every block of a call is non-empty."""
+    assert (_config.TRAIN_BLOCK, _config.TRAIN_MIN_BLOCKS,
+            _config.TRAIN_MIN_BLOCK_SIZE) == (4096, 16, 128)
+    assert block_count(examples) == blocks
+    if examples > 0:
+        sizes = np.diff([(b * examples) // blocks for b in range(blocks + 1)])
+        assert sizes.min() >= 1 and sizes.max() <= _config.TRAIN_BLOCK
+        if blocks > 1:
+            assert sizes.min() >= min(_config.TRAIN_MIN_BLOCK_SIZE,
+                                      examples // blocks)
+
+
+def test_block_count_with_one_minimum_block_is_the_plain_cut(monkeypatch):
+    """TRAIN_MIN_BLOCKS = 1 gives ceil(examples / TRAIN_BLOCK) blocks: the layout (and
+    hence the random streams and floats) from before the minimum existed."""
+    monkeypatch.setattr(_config, "TRAIN_MIN_BLOCKS", 1)
+    for examples in (1, 128, 3613, 4096, 4097, 65_535, 10**6):
+        assert block_count(examples) == -(-examples // _config.TRAIN_BLOCK)
 
 
 # -------------------------------------------------------- one specialisation per kernel

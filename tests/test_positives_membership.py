@@ -55,3 +55,35 @@ def test_table_is_used_for_small_catalogues_only(monkeypatch):
     monkeypatch.setattr(_config, "POSITIVES_BITSET_MAX_BYTES", 60 * 2 * 8 - 1)
     LightFM(loss="warp", no_components=4, random_state=0).fit(interactions)
     assert built == [60 * 2 * 8]
+
+
+def test_table_is_built_only_when_the_call_repays_it(monkeypatch):
+    """A table much larger than the call's positives times its epochs is not built (its
+    serial construction would cost more than the lookups it saves); the fit is the same
+    either way (see the first test)."""
+    from hybridrec.kernels import epoch_inputs
+
+    built = []
+    real = epoch_inputs.positives_bitset
+
+    def spy(*args):
+        table = real(*args)
+        built.append(table.nbytes)
+        return table
+
+    monkeypatch.setattr(epoch_inputs, "positives_bitset", spy)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 60, 100), rng.integers(0, 6400, 100)
+    interactions = sp.coo_matrix((np.ones(100, dtype=np.float32), (rows, cols)),
+                                 shape=(60, 6400))
+    positives = sp.csr_matrix(interactions).nnz  # distinct cells
+    table_bytes = 60 * 100 * 8
+    per_epoch = _config.POSITIVES_BITSET_BYTES_PER_EXAMPLE * positives
+    epochs_needed = -(-table_bytes // per_epoch)
+    assert epochs_needed >= 2  # the data is built so that one epoch does not repay it
+    LightFM(loss="warp", no_components=4, random_state=0).fit(interactions,
+                                                              epochs=epochs_needed - 1)
+    assert built == []
+    LightFM(loss="warp", no_components=4, random_state=0).fit(interactions,
+                                                              epochs=epochs_needed)
+    assert built == [table_bytes]

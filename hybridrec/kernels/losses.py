@@ -40,16 +40,23 @@ from ._rng import draw_below
 from .representation import (
     compute_representation,
     dot,
+    dot_inline,
     dot_row,
     is_positive,
+    prefetch_csr_row,
+    prefetch_features,
+    prefetch_indptr,
     prefetch_read_1d,
     prefetch_row,
 )
 from .scoring import insert_top
 from .updates import adagrad_pairwise_identity, adagrad_pointwise_identity, update_row
 
-#: How many examples ahead to prefetch the parameter rows.
+#: How many examples ahead to prefetch the parameter rows (identity features), or the
+#: CSR rows' indices and data (the feature rows follow one example ahead).
 _AHEAD = 2
+#: How many examples ahead to prefetch the ``indptr`` entries of CSR feature rows.
+_AHEAD_CSR = 4
 #: How many examples ahead to prefetch the example's own entries (ids, value, weight):
 #: ``order`` is shuffled, so these are random reads too, and the row prefetch ``_AHEAD``
 #: examples ahead needs the ids before it can issue.
@@ -96,7 +103,7 @@ def _item_score(user_repr, item_indptr, item_indices, item_data, item, item_embe
         return dot_row(user_repr, item_embeddings, item) + np.float64(item_biases[item])
     bias = compute_representation(item_indptr, item_indices, item_data, item,
                                   item_embeddings, item_biases, scratch)
-    return dot(user_repr, scratch) + bias
+    return dot_inline(user_repr, scratch) + bias
 
 
 @jit.inline
@@ -122,23 +129,56 @@ def _prefetch_ids(i, user_ids, item_ids, values, weights):
     prefetch_read_1d(weights, i)
 
 
-@jit.serial
-def _prefetch_example(user, item, user_indptr, item_indptr,
-                      user_embeddings, user_embedding_accum, user_biases, user_bias_accum,
-                      item_embeddings, item_embedding_accum, item_biases, item_bias_accum):
-    """Prefetch the rows an example will read and update (identity sides only)."""
-    prefetch_row(user_indptr, user, user_embeddings, user_biases, True)
-    prefetch_row(user_indptr, user, user_embedding_accum, user_bias_accum, True)
-    prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
-    prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
+@jit.inline
+def _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                       user_indptr, user_indices, user_data, item_indptr, item_indices,
+                       item_data, user_embeddings, user_embedding_accum, user_biases,
+                       user_bias_accum, item_embeddings, item_embedding_accum, item_biases,
+                       item_bias_accum):
+    """Prefetch what the examples after ``k`` (positions in ``order``, block ending at
+    ``stop``) will read and update: their ids ``_AHEAD_IDS`` ahead; for identity sides
+    the parameter and accumulator rows ``_AHEAD`` ahead; for CSR sides the three stages
+    of ``representation.prefetch_indptr`` at ``_AHEAD_CSR``, ``_AHEAD`` and 1 ahead."""
+    if k + _AHEAD_IDS < stop:
+        _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
+    if k + _AHEAD_CSR < stop:
+        i = order[k + _AHEAD_CSR]
+        prefetch_indptr(user_indptr, user_ids[i])
+        prefetch_indptr(item_indptr, item_ids[i])
+    if k + _AHEAD < stop:
+        i = order[k + _AHEAD]
+        user = user_ids[i]
+        item = item_ids[i]
+        prefetch_row(user_indptr, user, user_embeddings, user_biases, True)
+        prefetch_row(user_indptr, user, user_embedding_accum, user_bias_accum, True)
+        prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
+        prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
+        prefetch_csr_row(user_indptr, user_indices, user_data, user)
+        prefetch_csr_row(item_indptr, item_indices, item_data, item)
+    if k + 1 < stop:
+        i = order[k + 1]
+        if user_indptr is not None:
+            user = user_ids[i]
+            prefetch_features(user_indptr, user_indices, user, user_embeddings, user_biases,
+                              True)
+            prefetch_features(user_indptr, user_indices, user, user_embedding_accum,
+                              user_bias_accum, True)
+        if item_indptr is not None:
+            item = item_ids[i]
+            prefetch_features(item_indptr, item_indices, item, item_embeddings, item_biases,
+                              True)
+            prefetch_features(item_indptr, item_indices, item, item_embedding_accum,
+                              item_bias_accum, True)
 
 
-@jit.serial
-def _prefetch_item(item, item_indptr, item_embeddings, item_embedding_accum, item_biases,
-                   item_bias_accum):
-    """Prefetch an item's rows for writing (identity item features only)."""
-    prefetch_row(item_indptr, item, item_embeddings, item_biases, True)
-    prefetch_row(item_indptr, item, item_embedding_accum, item_bias_accum, True)
+@jit.inline
+def _prefetch_item(item, item_indptr, item_indices, item_embeddings, item_embedding_accum,
+                   item_biases, item_bias_accum):
+    """Prefetch an item's parameter and accumulator rows for writing (for CSR features
+    those of its features; reads the item's CSR row, so call it when that is cached)."""
+    prefetch_features(item_indptr, item_indices, item, item_embeddings, item_biases, True)
+    prefetch_features(item_indptr, item_indices, item, item_embedding_accum, item_bias_accum,
+                      True)
 
 
 @jit.parallel
@@ -198,14 +238,12 @@ def fit_logistic(user_ids, item_ids, values, weights, order,
         while block < n_blocks:
             stop = ((block + 1) * n) // n_blocks
             for k in range((block * n) // n_blocks, stop):
-                if k + _AHEAD_IDS < stop:
-                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-                if k + _AHEAD < stop:
-                    ahead = order[k + _AHEAD]
-                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                      user_embeddings, user_embedding_accum, user_biases,
-                                      user_bias_accum, item_embeddings, item_embedding_accum,
-                                      item_biases, item_bias_accum)
+                _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                                   user_indptr, user_indices, user_data, item_indptr,
+                                   item_indices, item_data, user_embeddings,
+                                   user_embedding_accum, user_biases, user_bias_accum,
+                                   item_embeddings, item_embedding_accum, item_biases,
+                                   item_bias_accum)
                 i = order[k]
                 weight = weights[i]
                 if weight == 0.0:
@@ -299,14 +337,12 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
             state = rng_states[block]
             stop = ((block + 1) * n) // n_blocks
             for k in range((block * n) // n_blocks, stop):
-                if k + _AHEAD_IDS < stop:
-                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-                if k + _AHEAD < stop:
-                    ahead = order[k + _AHEAD]
-                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                      user_embeddings, user_embedding_accum, user_biases,
-                                      user_bias_accum, item_embeddings, item_embedding_accum,
-                                      item_biases, item_bias_accum)
+                _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                                   user_indptr, user_indices, user_data, item_indptr,
+                                   item_indices, item_data, user_embeddings,
+                                   user_embedding_accum, user_biases, user_bias_accum,
+                                   item_embeddings, item_embedding_accum, item_biases,
+                                   item_bias_accum)
                 i = order[k]
                 weight = weights[i]
                 if weight == 0.0 or not values[i] > 0.0:
@@ -326,8 +362,11 @@ def fit_bpr(user_ids, item_ids, values, weights, order,
                 # the next draw is usually the next example's negative, so start loading its
                 # rows, and the pool entry of the draw after it (both are random accesses).
                 peek, r = draw_below(state, pool_size)
-                _prefetch_item(negative_pool[r], item_indptr, item_embeddings,
-                               item_embedding_accum, item_biases, item_bias_accum)
+                if item_indptr is None:
+                    _prefetch_item(negative_pool[r], item_indptr, item_indices, item_embeddings,
+                                   item_embedding_accum, item_biases, item_bias_accum)
+                else:  # its CSR row is not cached yet: the first stage only
+                    prefetch_indptr(item_indptr, negative_pool[r])
                 peek, r = draw_below(peek, pool_size)
                 prefetch_read_1d(negative_pool, r)
                 compute_representation(user_indptr, user_indices, user_data, user,
@@ -392,21 +431,55 @@ def _warp_search(state, user, positive, positive_score, user_repr, negative_repr
     ``max_sampled`` draws. A violating draw that is a positive of the user is rejected
     but still counts as a draw (LightFM's rule).
     """
-    # Draw two candidates ahead and prefetch their rows: each draw is a random row, i.e. a
+    # Draw candidates ahead and prefetch their rows: each draw is a random row, i.e. a
     # cache miss, and this overlaps them. The pending draws (and the states after them)
-    # are kept in a two-slot queue, so every draw is computed once; ``state`` is always
-    # the state after the candidate being scored, as if drawn on the spot.
+    # are kept in a queue, so every draw is computed once; ``state`` is always the state
+    # after the candidate being scored, as if drawn on the spot.
+    if item_indptr is None:
+        # Identity: one load stage (the row), two draws ahead.
+        state_1, candidate_1 = draw_below(state, n_items)
+        prefetch_row(item_indptr, candidate_1, item_embeddings, item_biases, False)
+        state_2, candidate_2 = draw_below(state_1, n_items)
+        prefetch_row(item_indptr, candidate_2, item_embeddings, item_biases, False)
+        for sampled in range(1, max_sampled + 1):
+            state_3, candidate_3 = draw_below(state_2, n_items)
+            prefetch_row(item_indptr, candidate_3, item_embeddings, item_biases, False)
+            state = state_1
+            negative = candidate_1
+            state_1, candidate_1 = state_2, candidate_2
+            state_2, candidate_2 = state_3, candidate_3
+            negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
+                                         negative, item_embeddings, item_biases,
+                                         negative_repr)
+            if negative_score > positive_score - 1.0:
+                if is_positive(positives_bits, positives_indices, row_start, row_stop, user,
+                               negative):
+                    continue
+                return state, negative, sampled
+        return state, -1, max_sampled
+    # CSR: three dependent load stages (indptr, the row's indices, the feature rows), so
+    # three draws are pending: the newest gets its indptr prefetched, the next its indices
+    # and data, the next its feature rows (each stage finds the previous one's data
+    # loaded, see ``representation.prefetch_indptr``).
     state_1, candidate_1 = draw_below(state, n_items)
-    prefetch_row(item_indptr, candidate_1, item_embeddings, item_biases, False)
     state_2, candidate_2 = draw_below(state_1, n_items)
-    prefetch_row(item_indptr, candidate_2, item_embeddings, item_biases, False)
+    state_3, candidate_3 = draw_below(state_2, n_items)
+    prefetch_indptr(item_indptr, candidate_1)
+    prefetch_indptr(item_indptr, candidate_2)
+    prefetch_indptr(item_indptr, candidate_3)
+    prefetch_csr_row(item_indptr, item_indices, item_data, candidate_1)
+    prefetch_csr_row(item_indptr, item_indices, item_data, candidate_2)
     for sampled in range(1, max_sampled + 1):
-        state_3, candidate_3 = draw_below(state_2, n_items)
-        prefetch_row(item_indptr, candidate_3, item_embeddings, item_biases, False)
+        state_4, candidate_4 = draw_below(state_3, n_items)
+        prefetch_indptr(item_indptr, candidate_4)
+        prefetch_csr_row(item_indptr, item_indices, item_data, candidate_3)
+        prefetch_features(item_indptr, item_indices, candidate_2, item_embeddings,
+                          item_biases, False)
         state = state_1
         negative = candidate_1
         state_1, candidate_1 = state_2, candidate_2
         state_2, candidate_2 = state_3, candidate_3
+        state_3, candidate_3 = state_4, candidate_4
         negative_score = _item_score(user_repr, item_indptr, item_indices, item_data,
                                      negative, item_embeddings, item_biases, negative_repr)
         if negative_score > positive_score - 1.0:
@@ -537,14 +610,12 @@ def fit_warp(user_ids, item_ids, values, weights, order,
             state = rng_states[block]
             stop = ((block + 1) * n) // n_blocks
             for k in range((block * n) // n_blocks, stop):
-                if k + _AHEAD_IDS < stop:
-                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-                if k + _AHEAD < stop:
-                    ahead = order[k + _AHEAD]
-                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                      user_embeddings, user_embedding_accum, user_biases,
-                                      user_bias_accum, item_embeddings, item_embedding_accum,
-                                      item_biases, item_bias_accum)
+                _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                                   user_indptr, user_indices, user_data, item_indptr,
+                                   item_indices, item_data, user_embeddings,
+                                   user_embedding_accum, user_biases, user_bias_accum,
+                                   item_embeddings, item_embedding_accum, item_biases,
+                                   item_bias_accum)
                 i = order[k]
                 weight = weights[i]
                 if weight == 0.0 or not values[i] > 0.0:
@@ -571,12 +642,19 @@ def fit_warp(user_ids, item_ids, values, weights, order,
                         positives_indptr[user], positives_indptr[user + 1], n_items, max_sampled,
                         negatives_indices, known_start, negatives_indptr[user + 1] - known_start,
                         negative_mixing)
+                if item_indptr is not None:
+                    # The next example's search starts from this state: start loading the
+                    # CSR rows of its first draws while this example updates.
+                    peek, r = draw_below(state, n_items)
+                    prefetch_indptr(item_indptr, r)
+                    peek, r = draw_below(peek, n_items)
+                    prefetch_indptr(item_indptr, r)
                 if negative < 0:
                     continue
                 # The search read the violator's embedding row; its accumulators (about to be
                 # written) are still a cache miss: start it before the positive's step.
-                _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
-                               item_biases, item_bias_accum)
+                _prefetch_item(negative, item_indptr, item_indices, item_embeddings,
+                               item_embedding_accum, item_biases, item_bias_accum)
                 g = _warp_loss(n_items, sampled, weight, max_loss)
                 # LightFM's warp_update: push positive up and negative down for user (g >= 0
                 # weighs the violated pair; all gradients use the pre-step representations;
@@ -702,8 +780,8 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                 positive = drawn_items[chosen]
                 positive_score = drawn_scores[chosen]
                 # Its accumulators will be written after the search: start loading them now.
-                _prefetch_item(positive, item_indptr, item_embeddings, item_embedding_accum,
-                               item_biases, item_bias_accum)
+                _prefetch_item(positive, item_indptr, item_indices, item_embeddings,
+                               item_embedding_accum, item_biases, item_bias_accum)
                 if item_indptr is not None:  # identity rows are read in place instead
                     compute_representation(item_indptr, item_indices, item_data,
                                            positive, item_embeddings, item_biases, positive_repr)
@@ -726,8 +804,8 @@ def fit_warp_kos(user_ids, item_ids, values, weights, order,
                     continue
                 # The search read the violator's embedding row; its accumulators (about to be
                 # written) are still a cache miss: start it before the positive's step.
-                _prefetch_item(negative, item_indptr, item_embeddings, item_embedding_accum,
-                               item_biases, item_bias_accum)
+                _prefetch_item(negative, item_indptr, item_indices, item_embeddings,
+                               item_embedding_accum, item_biases, item_bias_accum)
                 g = _warp_loss(n_items, sampled, weight, max_loss)
                 # LightFM's warp_update: push positive up and negative down for user (g >= 0
                 # weighs the violated pair; all gradients use the pre-step representations;
@@ -807,14 +885,12 @@ def fit_explicit(user_ids, item_ids, values, weights, order,
         while block < n_blocks:
             stop = ((block + 1) * n) // n_blocks
             for k in range((block * n) // n_blocks, stop):
-                if k + _AHEAD_IDS < stop:
-                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-                if k + _AHEAD < stop:
-                    ahead = order[k + _AHEAD]
-                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                      user_embeddings, user_embedding_accum, user_biases,
-                                      user_bias_accum, item_embeddings, item_embedding_accum,
-                                      item_biases, item_bias_accum)
+                _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                                   user_indptr, user_indices, user_data, item_indptr,
+                                   item_indices, item_data, user_embeddings,
+                                   user_embedding_accum, user_biases, user_bias_accum,
+                                   item_embeddings, item_embedding_accum, item_biases,
+                                   item_bias_accum)
                 i = order[k]
                 weight = weights[i]
                 if weight == 0.0:
@@ -978,14 +1054,12 @@ def fit_sampled(user_ids, item_ids, values, weights, order,
             state = rng_states[block]
             stop = ((block + 1) * n) // n_blocks
             for k in range((block * n) // n_blocks, stop):
-                if k + _AHEAD_IDS < stop:
-                    _prefetch_ids(order[k + _AHEAD_IDS], user_ids, item_ids, values, weights)
-                if k + _AHEAD < stop:
-                    ahead = order[k + _AHEAD]
-                    _prefetch_example(user_ids[ahead], item_ids[ahead], user_indptr, item_indptr,
-                                      user_embeddings, user_embedding_accum, user_biases,
-                                      user_bias_accum, item_embeddings, item_embedding_accum,
-                                      item_biases, item_bias_accum)
+                _prefetch_examples(k, stop, order, user_ids, item_ids, values, weights,
+                                   user_indptr, user_indices, user_data, item_indptr,
+                                   item_indices, item_data, user_embeddings,
+                                   user_embedding_accum, user_biases, user_bias_accum,
+                                   item_embeddings, item_embedding_accum, item_biases,
+                                   item_bias_accum)
                 i = order[k]
                 weight = weights[i]
                 if weight == 0.0 or not values[i] > 0.0:

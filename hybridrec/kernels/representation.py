@@ -159,6 +159,14 @@ def dot(a, b):
 
 
 @jit.inline
+def dot_inline(a, b):
+    """``dot(a, b)`` (same order and rounding) inlined into the caller: the negative
+    searches score every candidate of CSR features through it, and as a call it
+    marshals two array structs per candidate."""
+    return _dot_f32(a, b)
+
+
+@jit.inline
 def dot_row(a, matrix, row):
     """``dot(a, matrix[row])`` (same order and rounding), reading the row in place.
 
@@ -214,27 +222,73 @@ prefetch_write_1d = _make_prefetch(True, 1)
 prefetch_write_2d = _make_prefetch(True, 2)
 
 
+@jit.inline
+def prefetch_parameters(row, embeddings, biases, write):
+    """Start loading parameter row ``row``: ``embeddings[row]`` (every 64-byte line of
+    it) and ``biases[row]``; ``write`` asks for the lines in a writable state."""
+    d = embeddings.shape[1]
+    if d == 0:
+        return
+    if write:
+        for c in range(0, d, 16):  # 16 float32 = one 64-byte line
+            prefetch_write_2d(embeddings, row, c)
+        prefetch_write_2d(embeddings, row, d - 1)  # rows need not be line-aligned
+        prefetch_write_1d(biases, row)
+    else:
+        for c in range(0, d, 16):
+            prefetch_read_2d(embeddings, row, c)
+        prefetch_read_2d(embeddings, row, d - 1)
+        prefetch_read_1d(biases, row)
+
+
 @jit.serial
 def prefetch_row(indptr, row, embeddings, biases, write):
     """Start loading the parameters of ``row`` (identity features only; else a no-op).
 
     Rows are visited in random order, so every row is a cache miss: issuing the loads
-    for a row that will be needed soon overlaps the miss with the current work.
+    for a row that will be needed soon overlaps the miss with the current work. For
+    CSR features see ``prefetch_indptr`` / ``prefetch_csr_row`` / ``prefetch_features``.
     """
     if indptr is None:
-        d = embeddings.shape[1]
-        if d == 0:
-            return
-        if write:
-            for c in range(0, d, 16):  # 16 float32 = one 64-byte line
-                prefetch_write_2d(embeddings, row, c)
-            prefetch_write_2d(embeddings, row, d - 1)  # rows need not be line-aligned
-            prefetch_write_1d(biases, row)
-        else:
-            for c in range(0, d, 16):
-                prefetch_read_2d(embeddings, row, c)
-            prefetch_read_2d(embeddings, row, d - 1)
-            prefetch_read_1d(biases, row)
+        prefetch_parameters(row, embeddings, biases, write)
+
+
+@jit.inline
+def prefetch_indptr(indptr, row):
+    """First stage of prefetching a CSR row: its ``indptr`` entries (no-op for the
+    identity). A CSR row's parameters are three dependent loads away (``indptr``, then
+    ``indices``, then the feature rows), so they are prefetched in three stages issued
+    at decreasing distances ahead of use, each finding the previous stage's data in
+    cache."""
+    if indptr is not None:
+        prefetch_read_1d(indptr, row + 1)  # indptr[row] usually shares its line
+
+
+@jit.inline
+def prefetch_csr_row(indptr, indices, data, row):
+    """Second stage (see ``prefetch_indptr``): the row's ``indices`` and ``data``
+    entries; reads ``indptr[row]``. No-op for the identity."""
+    if indptr is not None:
+        start = indptr[row]
+        stop = indptr[row + 1]
+        if stop > start:
+            prefetch_read_1d(indices, start)
+            prefetch_read_1d(data, start)
+            if stop - start > 8:  # may span lines: the last entries too
+                prefetch_read_1d(indices, stop - 1)
+                prefetch_read_1d(data, stop - 1)
+
+
+@jit.inline
+def prefetch_features(indptr, indices, row, embeddings, biases, write):
+    """Last stage (see ``prefetch_indptr``): the parameter rows of every feature of
+    ``row``; reads the row's ``indices``. For the identity: ``row``'s own parameters
+    (``prefetch_row``)."""
+    if indptr is None:
+        prefetch_parameters(row, embeddings, biases, write)
+    else:
+        for position in range(indptr[row], indptr[row + 1]):
+            prefetch_parameters(indices[position], embeddings, biases, write)
 
 
 @jit.serial

@@ -134,3 +134,62 @@ def test_snapshot_does_not_change_serial_results(tag):
     two = LightFM(loss="warp", no_components=4, random_state=5).fit(TRAIN, epochs=1)
     two.fit_partial(TRAIN, epochs=2)
     assert model_checksum(one) == model_checksum(two)
+
+
+def test_first_epoch_rollback_reads_the_published_copy_without_changing_it(tag,
+                                                                           monkeypatch):
+    """fit_partial's first epoch rolls back from the copy published for other threads'
+    reads (no second copy); a later epoch's rollback copy is its own, so the published
+    copy (what a concurrent read sees) stays the state before the call throughout."""
+    from hybridrec._guard import published_before_update
+
+    tag("fault injected")
+    model = _trained("bpr")
+    before = {name: getattr(model, name).copy() for name in model._state_names()}
+    real = losses.fit_bpr
+    seen = []
+
+    def second_epoch_writes_nan(*args, **kwargs):
+        published = published_before_update(model)
+        seen.append(all(np.array_equal(getattr(published, name), array)
+                        for name, array in before.items()))
+        real(*args, **kwargs)
+        if len(seen) == 2:
+            args[11][0, 0] = np.nan  # user_embeddings
+
+    monkeypatch.setattr(losses, "fit_bpr", second_epoch_writes_nan)
+    with pytest.raises(ValueError, match=r"diverged.*epoch \(2 of 3 in this call\)"):
+        model.fit_partial(TRAIN, epochs=3)
+    assert seen == [True, True]
+    model.learning_rate = 1e30  # and a failing first epoch restores from that copy
+    monkeypatch.setattr(losses, "fit_bpr", real)
+    state = {name: getattr(model, name).copy() for name in model._state_names()}
+    with pytest.raises(ValueError, match="diverged"):
+        model.fit_partial(TRAIN, epochs=1)
+    assert all(np.array_equal(getattr(model, name), array) for name, array in state.items())
+
+
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_parallel_state_passes_roll_back_as_numpy_ones(tag, monkeypatch, schedule):
+    """With every array above the size for parallel copies and checks (normally only large
+    models), a divergence in a later epoch is caught and rolled back just the same."""
+    import hybridrec.model
+
+    tag("fault injected")
+    monkeypatch.setattr(hybridrec.model, "_PARALLEL_PASS_MIN", 0)
+    model = _trained("warp", learning_schedule=schedule)
+    reference = _trained("warp", learning_schedule=schedule)
+    reference.fit_partial(TRAIN, epochs=1)
+    real = losses.fit_warp
+    calls = {"n": 0}
+
+    def second_epoch_poisons_an_accumulator(*args, **kwargs):
+        real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            args[12][3, 1] = np.inf  # user_embedding_gradients
+
+    monkeypatch.setattr(losses, "fit_warp", second_epoch_poisons_an_accumulator)
+    with pytest.raises(ValueError, match=r"diverged.*epoch \(2 of 2 in this call\)"):
+        model.fit_partial(TRAIN, epochs=2)
+    assert model_checksum(model) == model_checksum(reference)
