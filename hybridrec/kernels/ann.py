@@ -18,7 +18,7 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from .representation import contains_sorted
-from .scoring import score_octet
+from .scoring import insert_top, score_octet
 
 
 @jit.serial
@@ -121,14 +121,14 @@ def best_clusters(scores, n_probe, work, out):
 
     Up to ``_RUNNING_LIST_PROBES`` probes (the calibrated default on well-clustered
     embeddings, e.g. 9 of 1,265 on the planted 100k-item set), a running list ordered by
-    (score desc, index asc) is kept in ``work``: a chunk of 32 scores is compared with
-    the list's last score in one vectorised pass and skipped when none beats it, so once
-    the list is full almost nothing but that pass runs (9 of 1,265: ~5-7 us on the
-    loaded machine; ``np.partition``, used before, ~40-45 us, most
-    of a 1M-user search's time). More probes: ``_select_descending`` on a copy in
-    ``work`` finds the ``n_probe``-th highest score, then the clusters above it and those
-    equal to it from the lowest index are taken (an insertion costs O(n_probe): the
-    running list took ~22 us at 48 probes, the selection ~20 us).
+    (score desc, index asc) is kept in ``work`` (``scoring.insert_top``): a chunk of 32
+    scores is compared with the list's last score in one vectorised pass and skipped
+    when none beats it, so once the list is full almost nothing but that pass runs (9 of
+    1,265: ~3 us idle, ~5-7 us on the loaded machine; ``np.partition``, used before,
+    ~40-45 us, most of a 1M-user search's time). More probes: ``_select_descending`` on
+    a copy in ``work`` finds the ``n_probe``-th highest score, then the clusters above it
+    and those equal to it from the lowest index are taken (an insertion costs
+    O(n_probe): the running list took ~22 us at 48 probes, the selection ~20 us).
     """
     n = scores.shape[0]
     if n_probe == n:
@@ -148,23 +148,11 @@ def best_clusters(scores, n_probe, work, out):
                 if above == 0:
                     continue
             for j in range(chunk.shape[0]):
-                score = chunk[j]
-                if filled == n_probe:
-                    if not score > last:   # equal: the listed, lower index wins
-                        continue
-                    slot = n_probe - 1
-                else:
-                    slot = filled
-                    filled += 1
-                # Insert after every listed score >= this one (those have lower indices).
-                while slot > 0 and best[slot - 1] < score:
-                    best[slot] = best[slot - 1]
-                    out[slot] = out[slot - 1]
-                    slot -= 1
-                best[slot] = score
-                out[slot] = c0 + j
-                if filled == n_probe:
-                    last = best[n_probe - 1]
+                # Scores arrive in cluster order, so insert_top's ties (the entry listed
+                # first stays) are the lower cluster's.
+                filled = insert_top(best, out, filled, chunk[j], c0 + j)
+            if filled == n_probe:
+                last = best[n_probe - 1]
         # Cluster order (insertion sort: n_probe is small).
         for p in range(1, n_probe):
             cluster = out[p]
