@@ -20,6 +20,7 @@ from ._rng import draw_below
 from .adam import hashed_rows, step_flat, step_items
 from .sequence import is_adaptive, loss_gradient
 from .sequence_lstm import (
+    fold_gradients,
     lstm_prefix,
     lstm_prefix_backward,
     lstm_sequence_backward,
@@ -132,7 +133,7 @@ def project(h, P_t, bP, out):
 @jit.serial
 def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias, P_t,
                   P, bP, m, table_h, table_c, table_tanh, table_gates, mode, n_negatives,
-                  scale, state, gE, gEo, gb, gW_ih, gW_hh, gbias, gP, gbP, gT_h, gT_c,
+                  scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP, gbP, gT_h, gT_c,
                   touched):
     """Gradient of one minibatch of the mixture representation:
     ``sequence_lstm.lstm_batch`` plus the projection ``P_t`` (float32[d, 2md]), ``P``
@@ -148,9 +149,9 @@ def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_
     C = np.zeros((longest + 1, d), dtype=np.float32)
     TC = np.zeros((longest + 1, d), dtype=np.float32)
     G = np.zeros((longest + 1, 4 * d), dtype=np.float32)
+    Z = np.zeros((longest + 1, d), dtype=np.float32)
     dH = np.zeros((longest + 1, d), dtype=np.float32)
-    dgates = np.empty(4 * d, dtype=np.float32)
-    dz = np.empty(d, dtype=np.float32)
+    dG = np.zeros((longest + 1, 4 * d), dtype=np.float32)
     dh = np.empty(d, dtype=np.float32)
     dh_prev = np.empty(d, dtype=np.float32)
     dc = np.empty(d, dtype=np.float32)
@@ -167,7 +168,7 @@ def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_
         p = pads[s]
         T = p + s_items.shape[0]
         lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h, table_c,
-                              table_tanh, table_gates, H, C, TC, G)
+                              table_tanh, table_gates, Z, H, C, TC, G)
         for u in range(p, T):
             for o in range(d):
                 dH[u, o] = 0.0
@@ -186,8 +187,8 @@ def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_
                     for i in range(d):
                         gP[c, i] += g * H[u, i]
                         dH[u, i] += P[c, i] * g
-        lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates, dz, dh,
-                               dh_prev, dc, dc_prev, gE, gW_ih, gW_hh, gbias, gT_h, gT_c,
+        lstm_sequence_backward(s_items, p, T, W_ih, W_hh, Z, H, C, TC, G, dH, dG, dh,
+                               dh_prev, dc, dc_prev, gE, gW_ih_t, gW_hh_t, gbias, gT_h, gT_c,
                                touched)
     return state, loss
 
@@ -226,8 +227,8 @@ def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, ti
         gT_c = np.zeros((max_pads + 1, d), dtype=np.float32)
         gbias = np.zeros(4 * d, dtype=np.float32)
         g = g_theta[w]
-        gW_ih = g[:n].reshape((4 * d, d))
-        gW_hh = g[n:2 * n].reshape((4 * d, d))
+        gW_ih_t = np.zeros((d, 4 * d), dtype=np.float32)
+        gW_hh_t = np.zeros((d, 4 * d), dtype=np.float32)
         gP = g[offset:offset + width * d].reshape((width, d))
         gbP = g[offset + width * d:offset + width * d + width]
         gE_w = gE[w]
@@ -256,14 +257,11 @@ def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, ti
             state, loss = mixture_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
                                         W_hh_t, W_ih, W_hh, bias, P_t, P, bP, m, table_h,
                                         table_c, table_tanh, table_gates, mode, n_negatives,
-                                        scales[k], rng_states[k], gE_w, gEo_w, gb[w], gW_ih,
-                                        gW_hh, gbias, gP, gbP, gT_h, gT_c, touched[w])
-            lstm_prefix_backward(batch_pads, W_ih, W_hh, table_h, table_c, table_tanh,
-                                 table_gates, gT_h, gT_c, gW_ih, gW_hh, gbias)
-            for o in range(4 * d):
-                g[2 * n + o] = gbias[o]
-                g[2 * n + 4 * d + o] = gbias[o]
-                gbias[o] = 0.0
+                                        scales[k], rng_states[k], gE_w, gEo_w, gb[w], gW_ih_t,
+                                        gW_hh_t, gbias, gP, gbP, gT_h, gT_c, touched[w])
+            lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh, table_gates,
+                                 gT_h, gT_c, gW_hh_t, gbias)
+            fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
             rng_states[k] = state
             batch_loss[k] = loss
             t = fetch_add(steps, 1) + 1
