@@ -139,7 +139,8 @@ def cell_backward(dh, dc_in, gates, c_prev, tanh_c, W_hh, dgates, dh_prev, dc_pr
 
 @jit.inline
 def transposed_product(W, g, out):
-    """``out = W^T g`` (``W`` float32[4d, d]): eight rows per pass, summed pairwise."""
+    """``out = W^T g`` (``W`` float32[n, d], ``g`` float32[n]): eight rows per pass,
+    their products summed pairwise."""
     width = W.shape[0]
     d = W.shape[1]
     for i in range(d):
@@ -160,6 +161,11 @@ def transposed_product(W, g, out):
             out[i] = out[i] + ((W[o, i] * g0 + W[o + 1, i] * g1)
                                + (W[o + 2, i] * g2 + W[o + 3, i] * g3))
         o += 4
+    while o < width:
+        g0 = g[o]
+        for i in range(d):
+            out[i] += W[o, i] * g0
+        o += 1
 
 
 @jit.inline
@@ -167,9 +173,10 @@ def outer_gradients(first, last, dG, X, shift, gW_t):
     """``gW_t[i, o] += dG[u, o] * X[u - shift, i]`` for ``u = last`` down to ``first``,
     four steps at a time (their products summed pairwise, then added).
 
-    ``gW_t`` (float32[d, 4d]) is the transposed weight gradient: its rows are as long as
-    the gates, so each inner loop runs over ``4d`` contiguous values (with ``[4d, d]``
-    rows of length ``d`` the loop set-up costs as much as the arithmetic at small ``d``).
+    ``gW_t`` (float32[d, n], ``dG`` float32[>= last + 1, n]) is the transposed weight
+    gradient: its rows are as long as the gates (``n = 4d``; the mixture's projection
+    ``2md``), so each inner loop runs over ``n`` contiguous values (with ``[n, d]`` rows
+    of length ``d`` the loop set-up costs as much as the arithmetic at small ``d``).
     """
     d = gW_t.shape[0]
     width = gW_t.shape[1]

@@ -108,14 +108,14 @@ def _run(net, rows, mode, n_negatives=3, seed=12345):
                                                gW_ih_t, gW_hh_t, gbias, gT_h, gT_c, touched)
         else:
             P = _f32(p["P"])
-            gP = np.zeros(P.shape, np.float32)
+            gP_t = np.zeros(P.T.shape, np.float32)
             gbP = np.zeros(P.shape[0], np.float32)
             _, loss = sequence_mixture.mixture_batch(
                 batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
                 _f32(P.T), P, _f32(p["bP"]), net.num_mixtures, *tables, table_gates, mode,
-                n_negatives, scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP, gbP, gT_h,
+                n_negatives, scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h,
                 gT_c, touched)
-            out["P"] = gP
+            out["P"] = gP_t.T
             out["bP"] = gbP
         sequence_lstm.lstm_prefix_backward(max_pads, W_hh, *tables, table_gates, gT_h,
                                            gT_c, gW_hh_t, gbias)
