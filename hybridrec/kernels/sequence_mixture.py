@@ -32,16 +32,32 @@ from .sequence_lstm import (
 
 
 @jit.inline
+def segment_dot(r, base, Eo, item):
+    """``r[base:base + d] . Eo[item]`` in float64, four products at a time summed
+    pairwise (a quarter of the sequential chain of additions of a plain loop)."""
+    d = Eo.shape[1]
+    total = 0.0
+    c = 0
+    while c + 4 <= d:
+        total += ((np.float64(r[base + c] * Eo[item, c])
+                   + np.float64(r[base + c + 1] * Eo[item, c + 1]))
+                  + (np.float64(r[base + c + 2] * Eo[item, c + 2])
+                     + np.float64(r[base + c + 3] * Eo[item, c + 3])))
+        c += 4
+    while c < d:
+        total += np.float64(r[base + c] * Eo[item, c])
+        c += 1
+    return total
+
+
+@jit.inline
 def mixture_score(r, Eo, b, item, m, weights, user):
     """Score of ``item``; leaves the softmax ``weights`` (float64[m]) and the mixed taste
     ``user`` (float64[d]) of that item."""
     d = Eo.shape[1]
     largest = -np.inf
     for k in range(m):
-        logit = 0.0
-        base = (m + k) * d
-        for c in range(d):
-            logit += r[base + c] * Eo[item, c]
+        logit = segment_dot(r, (m + k) * d, Eo, item)
         weights[k] = logit
         largest = max(largest, logit)
     total = 0.0
@@ -74,11 +90,7 @@ def mixture_score_backward(r, Eo, item, g, m, weights, user, dweights, dr, gEo, 
     # d s / d t_k = w_k e ; d s / d w_k = t_k . e ; softmax: dl_k = w_k (dw_k - w . dw).
     mean = 0.0
     for k in range(m):
-        base = k * d
-        value = 0.0
-        for c in range(d):
-            value += r[base + c] * Eo[item, c]
-        dweights[k] = g * value
+        dweights[k] = g * segment_dot(r, k * d, Eo, item)
         mean += weights[k] * dweights[k]
     for k in range(m):
         dlogit = weights[k] * (dweights[k] - mean)
