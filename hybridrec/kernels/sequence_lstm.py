@@ -441,7 +441,6 @@ def lstm_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied,
     n_workers = gE.shape[0]
     n_batches = rng_states.shape[0]
     d = E.shape[1]
-    n = 4 * d * d
     max_pads = 0
     for k in range(pads.shape[0]):
         max_pads = max(max_pads, pads[k])
