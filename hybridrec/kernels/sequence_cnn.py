@@ -26,6 +26,7 @@ from numba import prange
 
 from . import _jit as jit
 from ._atomic import fetch_add
+from .activations import tanh32
 from .adam import hashed_rows, step_flat, step_items
 from .sequence import dot_head
 
@@ -57,7 +58,7 @@ def _layer_forward(layer, u, width, dilation, Wt, c, relu, residual, source, y_o
         if relu:
             y_out[o] = max(y_out[o], np.float32(0.0))
         else:
-            y_out[o] = np.tanh(y_out[o])
+            y_out[o] = tanh32(y_out[o])
     if residual and residual_source >= 0:
         for o in range(d):
             x_out[o] = y_out[o] + source[residual_source, o]

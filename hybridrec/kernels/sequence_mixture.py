@@ -20,12 +20,34 @@ from ._rng import draw_below
 from .adam import hashed_rows, step_flat, step_items
 from .sequence import is_adaptive, loss_gradient
 from .sequence_lstm import (
+    fold_gradients,
     lstm_prefix,
     lstm_prefix_backward,
     lstm_sequence_backward,
     lstm_sequence_forward,
+    outer_gradients,
     snapshot_lstm,
+    transposed_product,
 )
+
+
+@jit.inline
+def segment_dot(r, base, Eo, item):
+    """``r[base:base + d] . Eo[item]`` in float64, four products at a time summed
+    pairwise (a quarter of the sequential chain of additions of a plain loop)."""
+    d = Eo.shape[1]
+    total = 0.0
+    c = 0
+    while c + 4 <= d:
+        total += ((np.float64(r[base + c] * Eo[item, c])
+                   + np.float64(r[base + c + 1] * Eo[item, c + 1]))
+                  + (np.float64(r[base + c + 2] * Eo[item, c + 2])
+                     + np.float64(r[base + c + 3] * Eo[item, c + 3])))
+        c += 4
+    while c < d:
+        total += np.float64(r[base + c] * Eo[item, c])
+        c += 1
+    return total
 
 
 @jit.inline
@@ -35,10 +57,7 @@ def mixture_score(r, Eo, b, item, m, weights, user):
     d = Eo.shape[1]
     largest = -np.inf
     for k in range(m):
-        logit = 0.0
-        base = (m + k) * d
-        for c in range(d):
-            logit += r[base + c] * Eo[item, c]
+        logit = segment_dot(r, (m + k) * d, Eo, item)
         weights[k] = logit
         largest = max(largest, logit)
     total = 0.0
@@ -71,11 +90,7 @@ def mixture_score_backward(r, Eo, item, g, m, weights, user, dweights, dr, gEo, 
     # d s / d t_k = w_k e ; d s / d w_k = t_k . e ; softmax: dl_k = w_k (dw_k - w . dw).
     mean = 0.0
     for k in range(m):
-        base = k * d
-        value = 0.0
-        for c in range(d):
-            value += r[base + c] * Eo[item, c]
-        dweights[k] = g * value
+        dweights[k] = g * segment_dot(r, k * d, Eo, item)
         mean += weights[k] * dweights[k]
     for k in range(m):
         dlogit = weights[k] * (dweights[k] - mean)
@@ -120,24 +135,51 @@ def mixture_head(r, positive, mode, n_negatives, state, Eo, b, scale, m, weights
 
 @jit.inline
 def project(h, P_t, bP, out):
-    """``out = P h + bP`` (``P_t`` float32[d, 2 m d] is ``P`` transposed)."""
-    for c in range(out.shape[0]):
+    """``out = P h + bP`` (``P_t`` float32[d, 2 m d] is ``P`` transposed); four inputs
+    at a time, their products summed pairwise."""
+    d = h.shape[0]
+    width = out.shape[0]
+    for c in range(width):
         out[c] = bP[c]
-    for i in range(h.shape[0]):
-        value = h[i]
-        for c in range(out.shape[0]):
-            out[c] += P_t[i, c] * value
+    i = 0
+    while i + 4 <= d:
+        h0, h1, h2, h3 = h[i], h[i + 1], h[i + 2], h[i + 3]
+        for c in range(width):
+            out[c] = out[c] + ((P_t[i, c] * h0 + P_t[i + 1, c] * h1)
+                               + (P_t[i + 2, c] * h2 + P_t[i + 3, c] * h3))
+        i += 4
+    while i < d:
+        h0 = h[i]
+        for c in range(width):
+            out[c] += P_t[i, c] * h0
+        i += 1
+
+
+@jit.inline
+def fold_projection(gP_t, gbP, offset, g):
+    """Write the projection's gradients (``gP_t`` transposed, float32[d, 2md]; ``gbP``)
+    into the flat gradient ``g`` at ``offset`` (``P`` (2md, d) then ``bP``) and zero
+    them."""
+    d = gP_t.shape[0]
+    width = gP_t.shape[1]
+    for c in range(width):
+        for i in range(d):
+            g[offset + c * d + i] = gP_t[i, c]
+        g[offset + width * d + c] = gbP[c]
+    gP_t[:] = 0.0
+    gbP[:] = 0.0
 
 
 @jit.serial
 def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias, P_t,
                   P, bP, m, table_h, table_c, table_tanh, table_gates, mode, n_negatives,
-                  scale, state, gE, gEo, gb, gW_ih, gW_hh, gbias, gP, gbP, gT_h, gT_c,
+                  scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c,
                   touched):
     """Gradient of one minibatch of the mixture representation:
     ``sequence_lstm.lstm_batch`` plus the projection ``P_t`` (float32[d, 2md]), ``P``
-    (float32[2md, d]), ``bP`` (float32[2md]), ``m`` tastes, and their gradients ``gP``
-    (float32[2md, d]), ``gbP`` (float32[2md])."""
+    (float32[2md, d]), ``bP`` (float32[2md]), ``m`` tastes, and their gradients ``gP_t``
+    (transposed, float32[d, 2md], as the LSTM's weight gradients), ``gbP``
+    (float32[2md])."""
     d = E.shape[1]
     width = P.shape[0]
     longest = 0
@@ -148,15 +190,15 @@ def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_
     C = np.zeros((longest + 1, d), dtype=np.float32)
     TC = np.zeros((longest + 1, d), dtype=np.float32)
     G = np.zeros((longest + 1, 4 * d), dtype=np.float32)
+    Z = np.zeros((longest + 1, d), dtype=np.float32)
     dH = np.zeros((longest + 1, d), dtype=np.float32)
-    dgates = np.empty(4 * d, dtype=np.float32)
-    dz = np.empty(d, dtype=np.float32)
+    dG = np.zeros((longest + 1, 4 * d), dtype=np.float32)
     dh = np.empty(d, dtype=np.float32)
     dh_prev = np.empty(d, dtype=np.float32)
     dc = np.empty(d, dtype=np.float32)
     dc_prev = np.empty(d, dtype=np.float32)
     r = np.empty(width, dtype=np.float32)
-    dr = np.empty(width, dtype=np.float32)
+    dR = np.zeros((longest + 1, width), dtype=np.float32)
     weights = np.empty(m, dtype=np.float64)
     dweights = np.empty(m, dtype=np.float64)
     user = np.empty(d, dtype=np.float64)
@@ -167,27 +209,25 @@ def mixture_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_
         p = pads[s]
         T = p + s_items.shape[0]
         lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h, table_c,
-                              table_tanh, table_gates, H, C, TC, G)
+                              table_tanh, table_gates, Z, H, C, TC, G)
         for u in range(p, T):
-            for o in range(d):
-                dH[u, o] = 0.0
+            dr = dR[u]
+            dr[:] = 0.0
             target = s_items[u - p]
             if target == 0:
+                dH[u, :] = 0.0
                 continue
             project(H[u], P_t, bP, r)
-            dr[:] = 0.0
             state, value = mixture_head(r, target, mode, n_negatives, state, Eo, b, scale, m,
                                         weights, user, dweights, dr, gEo, gb, touched)
             loss += value
             for c in range(width):
-                g = dr[c]
-                gbP[c] += g
-                if g != 0.0:
-                    for i in range(d):
-                        gP[c, i] += g * H[u, i]
-                        dH[u, i] += P[c, i] * g
-        lstm_sequence_backward(s_items, p, T, E, W_ih, W_hh, H, C, TC, G, dH, dgates, dz, dh,
-                               dh_prev, dc, dc_prev, gE, gW_ih, gW_hh, gbias, gT_h, gT_c,
+                gbP[c] += dr[c]
+            transposed_product(P, dr, dH[u])
+        # gP += dr (x) h over the sequence's steps, in one pass (masked steps add zero).
+        outer_gradients(p, T - 1, dR, H, 0, gP_t)
+        lstm_sequence_backward(s_items, p, T, W_ih, W_hh, Z, H, C, TC, G, dH, dG, dh,
+                               dh_prev, dc, dc_prev, gE, gW_ih_t, gW_hh_t, gbias, gT_h, gT_c,
                                touched)
     return state, loss
 
@@ -226,10 +266,10 @@ def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, ti
         gT_c = np.zeros((max_pads + 1, d), dtype=np.float32)
         gbias = np.zeros(4 * d, dtype=np.float32)
         g = g_theta[w]
-        gW_ih = g[:n].reshape((4 * d, d))
-        gW_hh = g[n:2 * n].reshape((4 * d, d))
-        gP = g[offset:offset + width * d].reshape((width, d))
-        gbP = g[offset + width * d:offset + width * d + width]
+        gW_ih_t = np.zeros((d, 4 * d), dtype=np.float32)
+        gW_hh_t = np.zeros((d, 4 * d), dtype=np.float32)
+        gP_t = np.zeros((d, width), dtype=np.float32)
+        gbP = np.zeros(width, dtype=np.float32)
         gE_w = gE[w]
         gEo_w = gE_w if tied else gEo[w]
         k = fetch_add(next_batch, 1)
@@ -256,14 +296,12 @@ def mixture_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, ti
             state, loss = mixture_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
                                         W_hh_t, W_ih, W_hh, bias, P_t, P, bP, m, table_h,
                                         table_c, table_tanh, table_gates, mode, n_negatives,
-                                        scales[k], rng_states[k], gE_w, gEo_w, gb[w], gW_ih,
-                                        gW_hh, gbias, gP, gbP, gT_h, gT_c, touched[w])
-            lstm_prefix_backward(batch_pads, W_ih, W_hh, table_h, table_c, table_tanh,
-                                 table_gates, gT_h, gT_c, gW_ih, gW_hh, gbias)
-            for o in range(4 * d):
-                g[2 * n + o] = gbias[o]
-                g[2 * n + 4 * d + o] = gbias[o]
-                gbias[o] = 0.0
+                                        scales[k], rng_states[k], gE_w, gEo_w, gb[w], gW_ih_t,
+                                        gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c, touched[w])
+            lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh, table_gates,
+                                 gT_h, gT_c, gW_hh_t, gbias)
+            fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
+            fold_projection(gP_t, gbP, offset, g)
             rng_states[k] = state
             batch_loss[k] = loss
             t = fetch_add(steps, 1) + 1

@@ -228,14 +228,9 @@ class LSTMSpec(RepresentationSpec):
 
     def _hidden_state(self, prepared, E, items, pads):
         p = prepared
-        d = E.shape[1]
-        length = pads + items.shape[0] + 1
-        out = np.zeros(d, dtype=np.float32)
+        out = np.zeros(E.shape[1], dtype=np.float32)
         sequence_lstm.lstm_state(items, pads, E, p["W_ih_t"], p["W_hh_t"], p["bias"],
-                                 *p["tables"], np.zeros((length, d), np.float32),
-                                 np.zeros((length, d), np.float32),
-                                 np.zeros((length, d), np.float32),
-                                 np.zeros((length, 4 * d), np.float32), out)
+                                 *p["tables"], out)
         return out
 
     def states(self, prepared, E, arrays):

@@ -96,8 +96,8 @@ def _run(net, rows, mode, n_negatives=3, seed=12345):
         tables = [np.zeros((max_pads + 1, D), np.float32) for _ in range(3)]
         table_gates = np.zeros((max_pads + 1, 4 * D), np.float32)
         sequence_lstm.lstm_prefix(max_pads, W_ih_t, W_hh_t, bias, *tables, table_gates)
-        gW_ih = np.zeros((4 * D, D), np.float32)
-        gW_hh = np.zeros_like(gW_ih)
+        gW_ih_t = np.zeros((D, 4 * D), np.float32)
+        gW_hh_t = np.zeros_like(gW_ih_t)
         gbias = np.zeros(4 * D, np.float32)
         gT_h = np.zeros((max_pads + 1, D), np.float32)
         gT_c = np.zeros_like(gT_h)
@@ -105,23 +105,23 @@ def _run(net, rows, mode, n_negatives=3, seed=12345):
             _, loss = sequence_lstm.lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t,
                                                W_hh_t, W_ih, W_hh, bias, *tables, table_gates,
                                                mode, n_negatives, scale, state, gE, gEo, gb,
-                                               gW_ih, gW_hh, gbias, gT_h, gT_c, touched)
+                                               gW_ih_t, gW_hh_t, gbias, gT_h, gT_c, touched)
         else:
             P = _f32(p["P"])
-            gP = np.zeros(P.shape, np.float32)
+            gP_t = np.zeros(P.T.shape, np.float32)
             gbP = np.zeros(P.shape[0], np.float32)
             _, loss = sequence_mixture.mixture_batch(
                 batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
                 _f32(P.T), P, _f32(p["bP"]), net.num_mixtures, *tables, table_gates, mode,
-                n_negatives, scale, state, gE, gEo, gb, gW_ih, gW_hh, gbias, gP, gbP, gT_h,
+                n_negatives, scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h,
                 gT_c, touched)
-            out["P"] = gP
+            out["P"] = gP_t.T
             out["bP"] = gbP
-        sequence_lstm.lstm_prefix_backward(max_pads, W_ih, W_hh, *tables, table_gates, gT_h,
-                                           gT_c, gW_ih, gW_hh, gbias)
+        sequence_lstm.lstm_prefix_backward(max_pads, W_hh, *tables, table_gates, gT_h,
+                                           gT_c, gW_hh_t, gbias)
         assert not gT_h.any() and not gT_c.any()
-        out["W_ih"] = gW_ih
-        out["W_hh"] = gW_hh
+        out["W_ih"] = gW_ih_t.T
+        out["W_hh"] = gW_hh_t.T
         out["b_ih"] = out["b_hh"] = gbias
     out["E_eff"] = gE
     if not net.tied:
