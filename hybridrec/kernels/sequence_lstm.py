@@ -56,32 +56,48 @@ def input_gates(s_items, pads, first, stop, E, W_ih_t, bias, Z, G):
         for o in range(width):
             G[u, o] = bias[o]
     u = first
-    while u <= stop:
-        pair = u < stop
+    while u < stop:
         i = 0
         while i + 4 <= d:
             a0, a1, a2, a3 = Z[u, i], Z[u, i + 1], Z[u, i + 2], Z[u, i + 3]
-            if pair:
-                b0, b1, b2, b3 = Z[u + 1, i], Z[u + 1, i + 1], Z[u + 1, i + 2], Z[u + 1, i + 3]
-                for o in range(width):
-                    w0, w1, w2, w3 = W_ih_t[i, o], W_ih_t[i + 1, o], W_ih_t[i + 2, o], \
-                        W_ih_t[i + 3, o]
-                    G[u, o] = G[u, o] + ((w0 * a0 + w1 * a1) + (w2 * a2 + w3 * a3))
-                    G[u + 1, o] = G[u + 1, o] + ((w0 * b0 + w1 * b1) + (w2 * b2 + w3 * b3))
-            else:
-                for o in range(width):
-                    G[u, o] = G[u, o] + ((W_ih_t[i, o] * a0 + W_ih_t[i + 1, o] * a1)
-                                         + (W_ih_t[i + 2, o] * a2 + W_ih_t[i + 3, o] * a3))
+            b0, b1, b2, b3 = Z[u + 1, i], Z[u + 1, i + 1], Z[u + 1, i + 2], Z[u + 1, i + 3]
+            for o in range(width):
+                w0, w1, w2, w3 = W_ih_t[i, o], W_ih_t[i + 1, o], W_ih_t[i + 2, o], \
+                    W_ih_t[i + 3, o]
+                G[u, o] = G[u, o] + ((w0 * a0 + w1 * a1) + (w2 * a2 + w3 * a3))
+                G[u + 1, o] = G[u + 1, o] + ((w0 * b0 + w1 * b1) + (w2 * b2 + w3 * b3))
             i += 4
         while i < d:
             a0 = Z[u, i]
-            b0 = Z[u + 1, i] if pair else zero
+            b0 = Z[u + 1, i]
             for o in range(width):
                 G[u, o] += W_ih_t[i, o] * a0
-                if pair:
-                    G[u + 1, o] += W_ih_t[i, o] * b0
+                G[u + 1, o] += W_ih_t[i, o] * b0
             i += 1
         u += 2
+    if u == stop:
+        add_product(W_ih_t, Z[u], G[u])
+
+
+@jit.inline
+def add_product(W_t, x, out):
+    """``out += W x`` with ``W_t = W^T`` (float32[d, n]; ``x`` float32[d], ``out``
+    float32[n]): four inputs at a time, their products summed pairwise before they are
+    added, the outputs innermost."""
+    d = x.shape[0]
+    width = out.shape[0]
+    i = 0
+    while i + 4 <= d:
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        for o in range(width):
+            out[o] = out[o] + ((W_t[i, o] * x0 + W_t[i + 1, o] * x1)
+                               + (W_t[i + 2, o] * x2 + W_t[i + 3, o] * x3))
+        i += 4
+    while i < d:
+        x0 = x[i]
+        for o in range(width):
+            out[o] += W_t[i, o] * x0
+        i += 1
 
 
 @jit.inline
@@ -89,19 +105,7 @@ def cell_forward(h_prev, c_prev, W_hh_t, gates, c_out, h_out, tanh_c_out):
     """One cell step: adds ``W_hh h_prev`` to the input part of ``gates`` (float32[4d])
     and activates them in place (i, f, g, o), then ``c, h, tanh(c)``."""
     d = h_prev.shape[0]
-    width = 4 * d
-    i = 0
-    while i + 4 <= d:
-        h0, h1, h2, h3 = h_prev[i], h_prev[i + 1], h_prev[i + 2], h_prev[i + 3]
-        for o in range(width):
-            gates[o] = gates[o] + ((W_hh_t[i, o] * h0 + W_hh_t[i + 1, o] * h1)
-                                   + (W_hh_t[i + 2, o] * h2 + W_hh_t[i + 3, o] * h3))
-        i += 4
-    while i < d:
-        h0 = h_prev[i]
-        for o in range(width):
-            gates[o] += W_hh_t[i, o] * h0
-        i += 1
+    add_product(W_hh_t, h_prev, gates)
     for o in range(d):
         gates[o] = sigmoid32(gates[o])
         gates[d + o] = sigmoid32(gates[d + o])

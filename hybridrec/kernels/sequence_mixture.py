@@ -20,6 +20,7 @@ from ._rng import draw_below
 from .adam import hashed_rows, step_flat, step_items
 from .sequence import is_adaptive, loss_gradient
 from .sequence_lstm import (
+    add_product,
     fold_gradients,
     lstm_prefix,
     lstm_prefix_backward,
@@ -135,24 +136,10 @@ def mixture_head(r, positive, mode, n_negatives, state, Eo, b, scale, m, weights
 
 @jit.inline
 def project(h, P_t, bP, out):
-    """``out = P h + bP`` (``P_t`` float32[d, 2 m d] is ``P`` transposed); four inputs
-    at a time, their products summed pairwise."""
-    d = h.shape[0]
-    width = out.shape[0]
-    for c in range(width):
+    """``out = P h + bP`` (``P_t`` float32[d, 2 m d] is ``P`` transposed)."""
+    for c in range(out.shape[0]):
         out[c] = bP[c]
-    i = 0
-    while i + 4 <= d:
-        h0, h1, h2, h3 = h[i], h[i + 1], h[i + 2], h[i + 3]
-        for c in range(width):
-            out[c] = out[c] + ((P_t[i, c] * h0 + P_t[i + 1, c] * h1)
-                               + (P_t[i + 2, c] * h2 + P_t[i + 3, c] * h3))
-        i += 4
-    while i < d:
-        h0 = h[i]
-        for c in range(width):
-            out[c] += P_t[i, c] * h0
-        i += 1
+    add_product(P_t, h, out)
 
 
 @jit.inline
