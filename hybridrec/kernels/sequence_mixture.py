@@ -34,8 +34,9 @@ from .sequence_lstm import (
 
 @jit.inline
 def segment_dot(r, base, Eo, item):
-    """``r[base:base + d] . Eo[item]`` in float64, four products at a time summed
-    pairwise (a quarter of the sequential chain of additions of a plain loop)."""
+    """Dot product of ``r[base:base + d]`` with ``Eo[item]`` in float64, four products
+    at a time summed pairwise (a quarter of the sequential chain of additions of a plain
+    loop)."""
     d = Eo.shape[1]
     total = 0.0
     c = 0
