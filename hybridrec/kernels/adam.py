@@ -17,6 +17,7 @@ Row 0 of the item tables (the padding item) is never changed.
 import numpy as np
 
 from . import _jit as jit
+from ._atomic import fetch_add
 
 #: ``optimizer`` flags.
 ADAM = 0
@@ -162,3 +163,20 @@ def step_items(E, Eo, b, tied, hashes, E_items, gE, gEo, gb, touched, table_grad
               mb.reshape((n_items, 1)), vb.reshape((n_items, 1)), optimizer, learning_rate,
               beta1, beta2, epsilon, l2, t)
     touched[:] = 0
+
+
+@jit.inline
+def step_worker(steps, theta, g, m_theta, v_theta, E, Eo, b, tied, hashes, E_items, gE, gEo,
+                gb, touched, table_grads, table_touched, mE, vE, mEo, vEo, mb, vb, optimizer,
+                learning_rate, beta1, beta2, epsilon, l2):
+    """One worker's whole step after its minibatch: takes the next step number from
+    ``steps`` (int64[1], shared), then steps the layer weights ``theta`` from ``g``
+    (``step_flat``; skipped when ``theta`` is None, as for pooling) and the item tables
+    (``step_items``)."""
+    t = fetch_add(steps, 1) + 1
+    if theta is not None:
+        step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
+                  epsilon, l2, t)
+    step_items(E, Eo, b, tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
+               table_touched, mE, vE, mEo, vEo, mb, vb, optimizer, learning_rate, beta1,
+               beta2, epsilon, l2, t)

@@ -30,7 +30,7 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from ._rng import draw_below
-from .adam import hashed_rows, step_items
+from .adam import hashed_rows, step_worker
 from .representation import dot_row
 
 #: ``mode`` values: Spotlight's losses (``spotlight.losses``) and hybridrec's log-BPR.
@@ -256,23 +256,51 @@ def pooling_epoch(order, batch_starts, scales, indptr, items, E, Eo, b, tied, ha
         gEo_w = gE_w if tied else gEo[w]
         k = fetch_add(next_batch, 1)
         while k < n_batches:
-            if hashes is None:
-                E_in = E
-            else:
-                E_in = E_items[w]
-                hashed_rows(E, hashes, E_in)
-            E_out = E_in if tied else Eo
+            E_in, E_out = minibatch_rows(E, Eo, tied, hashes, E_items[w])
             batch = order[batch_starts[k]:batch_starts[k + 1]]
             state, loss = pooling_batch(batch, indptr, items, E_in, E_out, b, window, shrink,
                                         mode, n_negatives, scales[k], rng_states[k], gE_w,
                                         gEo_w, gb[w], touched[w])
             rng_states[k] = state
             batch_loss[k] = loss
-            t = fetch_add(steps, 1) + 1
-            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
-                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
-                       learning_rate, beta1, beta2, epsilon, l2, t)
+            step_worker(steps, None, None, None, None, E, Eo, b, tied, hashes, E_in, gE_w,
+                        gEo_w, gb[w], touched[w], table_grads[w], table_touched[w], mE, vE,
+                        mEo, vEo, mb, vb, optimizer, learning_rate, beta1, beta2, epsilon, l2)
             k = fetch_add(next_batch, 1)
+
+
+@jit.inline
+def minibatch_rows(E, Eo, tied, hashes, E_items):
+    """The input and output item rows a minibatch reads: ``E`` itself, or with Bloom
+    (``hashes`` not None) the sums of its hashed rows, computed into the worker's
+    ``E_items`` (float32[n_items, d]); the output rows are the input ones when ``tied``,
+    else ``Eo``."""
+    if hashes is None:
+        E_in = E
+    else:
+        E_in = E_items
+        hashed_rows(E, hashes, E_in)
+    E_out = E_in if tied else Eo
+    return E_in, E_out
+
+
+@jit.inline
+def longest_padding(pads, sequences):
+    """The largest ``pads[s]`` of the ``sequences`` (0 when there are none)."""
+    longest = 0
+    for j in range(sequences.shape[0]):
+        longest = max(longest, pads[sequences[j]])
+    return longest
+
+
+@jit.inline
+def longest_sequence(batch, indptr, pads):
+    """The largest padded length ``pads[s] + n`` of the sequences ``s`` in ``batch``."""
+    longest = 0
+    for k in range(batch.shape[0]):
+        s = batch[k]
+        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
+    return longest
 
 
 @jit.serial

@@ -27,8 +27,8 @@ from numba import prange
 from . import _jit as jit
 from ._atomic import fetch_add
 from .activations import tanh32
-from .adam import hashed_rows, step_flat, step_items
-from .sequence import dot_head
+from .adam import step_worker
+from .sequence import dot_head, longest_padding, longest_sequence, minibatch_rows
 
 
 @jit.serial
@@ -207,10 +207,7 @@ def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations
     """
     n_layers = widths.shape[0]
     d = E.shape[1]
-    longest = 0
-    for k in range(batch.shape[0]):
-        s = batch[k]
-        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
+    longest = longest_sequence(batch, indptr, pads)
     X = np.zeros((n_layers + 1, longest + 1, d), dtype=np.float32)
     Y = np.zeros((n_layers, longest + 1, d), dtype=np.float32)
     dX = np.zeros((n_layers + 1, longest + 1, d), dtype=np.float32)
@@ -280,9 +277,7 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         reach += (widths[layer] - 1) * dilations[layer]
     d = E.shape[1]
     size_W = n_layers * width * d * d
-    max_pads = 0
-    for k in range(pads.shape[0]):
-        max_pads = max(max_pads, pads[k])
+    max_pads = longest_padding(pads, np.arange(pads.shape[0]))
     W = theta[:size_W].reshape((n_layers, width, d, d))
     c = theta[size_W:size_W + n_layers * d].reshape((n_layers, d))
     next_batch = np.zeros(1, dtype=np.int64)
@@ -300,12 +295,7 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         gEo_w = gE_w if tied else gEo[w]
         k = fetch_add(next_batch, 1)
         while k < n_batches:
-            if hashes is None:
-                E_in = E
-            else:
-                E_in = E_items[w]
-                hashed_rows(E, hashes, E_in)
-            E_out = E_in if tied else Eo
+            E_in, E_out = minibatch_rows(E, Eo, tied, hashes, E_items[w])
             # The weights this minibatch sees (other workers may step meanwhile).
             for layer in range(n_layers):
                 for a in range(width):
@@ -317,9 +307,7 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
                 for o in range(d):
                     c_snapshot[layer, o] = c[layer, o]
             batch = order[batch_starts[k]:batch_starts[k + 1]]
-            batch_pads = 0
-            for j in range(batch.shape[0]):
-                batch_pads = max(batch_pads, pads[batch[j]])
+            batch_pads = longest_padding(pads, batch)
             cnn_prefix(batch_pads, W_t, c_snapshot, widths, dilations, relu, residual, table,
                        table_y)
             state, loss = cnn_batch(batch, indptr, items, pads, E_in, E_out, b, W_t,
@@ -330,12 +318,9 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
                                     table, table_y, gT, gW, gc)
             rng_states[k] = state
             batch_loss[k] = loss
-            t = fetch_add(steps, 1) + 1
-            step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
-                      epsilon, l2, t)
-            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
-                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
-                       learning_rate, beta1, beta2, epsilon, l2, t)
+            step_worker(steps, theta, g, m_theta, v_theta, E, Eo, b, tied, hashes, E_in, gE_w,
+                        gEo_w, gb[w], touched[w], table_grads[w], table_touched[w], mE, vE,
+                        mEo, vEo, mb, vb, optimizer, learning_rate, beta1, beta2, epsilon, l2)
             k = fetch_add(next_batch, 1)
 
 

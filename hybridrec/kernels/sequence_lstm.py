@@ -31,10 +31,7 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
-from ._atomic import fetch_add
 from .activations import sigmoid32, tanh32
-from .adam import hashed_rows, step_flat, step_items
-from .sequence import dot_head
 
 
 @jit.inline
@@ -344,79 +341,6 @@ def lstm_sequence_backward(s_items, pads, T, W_ih, W_hh, Z, H, C, TC, G, dH, dG,
             touched[item] = 1
 
 
-@jit.serial
-def lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
-               table_h, table_c, table_tanh, table_gates, mode, n_negatives, scale, state, gE,
-               gEo, gb, gW_ih_t, gW_hh_t, gbias, gT_h, gT_c, touched):
-    """Gradient of one minibatch of the LSTM representation, added to one worker's
-    buffers; returns ``(state, summed unscaled loss)``.
-
-    Parameters not listed here are those of ``sequence.pooling_batch``.
-
-    Parameters
-    ----------
-    pads : int32[n_sequences]
-        Leading padding of each sequence.
-    W_ih_t, W_hh_t : float32[d, 4d]
-        Transposed input and recurrent weights.
-    W_ih, W_hh : float32[4d, d]
-        Input and recurrent weights.
-    bias : float32[4d]
-        ``b_ih + b_hh``.
-    table_h, table_c, table_tanh : float32[>= max pads + 1, d]
-        ``lstm_prefix`` of (at least) the batch's longest padding.
-    table_gates : float32[>= max pads + 1, 4d]
-        The prefix's gates.
-    gW_ih_t, gW_hh_t : float32[d, 4d]
-        Gradient buffers of the weights, transposed (``outer_gradients``).
-    gbias : float32[4d]
-        Gradient of ``b_ih`` and of ``b_hh`` alike.
-    gT_h, gT_c : float32[>= max pads + 1, d]
-        Gradient reaching the prefix states (for ``lstm_prefix_backward``).
-    """
-    d = E.shape[1]
-    longest = 0
-    for k in range(batch.shape[0]):
-        s = batch[k]
-        longest = max(longest, pads[s] + indptr[s + 1] - indptr[s])
-    H = np.zeros((longest + 1, d), dtype=np.float32)
-    C = np.zeros((longest + 1, d), dtype=np.float32)
-    TC = np.zeros((longest + 1, d), dtype=np.float32)
-    G = np.zeros((longest + 1, 4 * d), dtype=np.float32)
-    Z = np.zeros((longest + 1, d), dtype=np.float32)
-    dH = np.zeros((longest + 1, d), dtype=np.float32)
-    dG = np.zeros((longest + 1, 4 * d), dtype=np.float32)
-    dh = np.empty(d, dtype=np.float32)
-    dh_prev = np.empty(d, dtype=np.float32)
-    dc = np.empty(d, dtype=np.float32)
-    dc_prev = np.empty(d, dtype=np.float32)
-    dr = np.empty(d, dtype=np.float32)
-    loss = 0.0
-    for k in range(batch.shape[0]):
-        s = batch[k]
-        s_items = items[indptr[s]:indptr[s + 1]]
-        p = pads[s]
-        T = p + s_items.shape[0]
-        lstm_sequence_forward(s_items, p, T - 1, E, W_ih_t, W_hh_t, bias, table_h, table_c,
-                              table_tanh, table_gates, Z, H, C, TC, G)
-        for u in range(p, T):
-            for o in range(d):
-                dH[u, o] = 0.0
-            target = s_items[u - p]
-            if target == 0:
-                continue
-            dr[:] = 0.0
-            state, value = dot_head(H[u], target, mode, n_negatives, state, Eo, b, scale, dr,
-                                    gEo, gb, touched)
-            loss += value
-            for o in range(d):
-                dH[u, o] = dr[o]
-        lstm_sequence_backward(s_items, p, T, W_ih, W_hh, Z, H, C, TC, G, dH, dG, dh,
-                               dh_prev, dc, dc_prev, gE, gW_ih_t, gW_hh_t, gbias, gT_h, gT_c,
-                               touched)
-    return state, loss
-
-
 @jit.inline
 def snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias):
     """Copy the LSTM weights of ``theta`` (``W_ih, W_hh, b_ih, b_hh``) into the worker's
@@ -431,74 +355,6 @@ def snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias):
             W_ih_t[i, o] = a
             W_hh_t[i, o] = h
         bias[o] = theta[2 * n + o] + theta[2 * n + 4 * d + o]
-
-
-@jit.parallel
-def lstm_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
-               theta, mode, n_negatives, optimizer, learning_rate, beta1, beta2, epsilon, l2,
-               steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta, rng_states, E_items,
-               gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
-    """One epoch of the LSTM representation: ``sequence.pooling_epoch`` (whose arguments
-    it shares) with the layer weights in ``theta`` (float32: ``W_ih`` (4d, d), ``W_hh``
-    (4d, d), ``b_ih`` (4d), ``b_hh`` (4d)), their optimiser state ``m_theta, v_theta``
-    and per-worker gradients ``g_theta`` (float32[n_workers, len])."""
-    n_workers = gE.shape[0]
-    n_batches = rng_states.shape[0]
-    d = E.shape[1]
-    max_pads = 0
-    for k in range(pads.shape[0]):
-        max_pads = max(max_pads, pads[k])
-    next_batch = np.zeros(1, dtype=np.int64)
-    for w in prange(n_workers):
-        W_ih = np.empty((4 * d, d), dtype=np.float32)
-        W_hh = np.empty((4 * d, d), dtype=np.float32)
-        W_ih_t = np.empty((d, 4 * d), dtype=np.float32)
-        W_hh_t = np.empty((d, 4 * d), dtype=np.float32)
-        bias = np.empty(4 * d, dtype=np.float32)
-        table_h = np.zeros((max_pads + 1, d), dtype=np.float32)
-        table_c = np.zeros((max_pads + 1, d), dtype=np.float32)
-        table_tanh = np.zeros((max_pads + 1, d), dtype=np.float32)
-        table_gates = np.zeros((max_pads + 1, 4 * d), dtype=np.float32)
-        gT_h = np.zeros((max_pads + 1, d), dtype=np.float32)
-        gT_c = np.zeros((max_pads + 1, d), dtype=np.float32)
-        gbias = np.zeros(4 * d, dtype=np.float32)
-        g = g_theta[w]
-        gW_ih_t = np.zeros((d, 4 * d), dtype=np.float32)
-        gW_hh_t = np.zeros((d, 4 * d), dtype=np.float32)
-        gE_w = gE[w]
-        gEo_w = gE_w if tied else gEo[w]
-        k = fetch_add(next_batch, 1)
-        while k < n_batches:
-            if hashes is None:
-                E_in = E
-            else:
-                E_in = E_items[w]
-                hashed_rows(E, hashes, E_in)
-            E_out = E_in if tied else Eo
-            snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
-            batch = order[batch_starts[k]:batch_starts[k + 1]]
-            batch_pads = 0
-            for j in range(batch.shape[0]):
-                batch_pads = max(batch_pads, pads[batch[j]])
-            lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
-                        table_gates)
-            state, loss = lstm_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
-                                     W_hh_t, W_ih, W_hh, bias, table_h, table_c, table_tanh,
-                                     table_gates, mode, n_negatives, scales[k], rng_states[k],
-                                     gE_w, gEo_w, gb[w], gW_ih_t, gW_hh_t, gbias, gT_h, gT_c,
-                                     touched[w])
-            lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh, table_gates,
-                                 gT_h, gT_c, gW_hh_t, gbias)
-            fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
-            rng_states[k] = state
-            batch_loss[k] = loss
-            t = fetch_add(steps, 1) + 1
-            step_flat(theta, g, m_theta, v_theta, optimizer, learning_rate, beta1, beta2,
-                      epsilon, l2, t)
-            step_items(E, Eo, b, tied, hashes, E_in, gE_w, gEo_w, gb[w], touched[w],
-                       table_grads[w], table_touched[w], mE, vE, mEo, vEo, mb, vb, optimizer,
-                       learning_rate, beta1, beta2, epsilon, l2, t)
-            k = fetch_add(next_batch, 1)
 
 
 @jit.inline

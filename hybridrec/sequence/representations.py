@@ -18,7 +18,7 @@ import numpy as np
 
 from .._config import INDEX
 from ..kernels import sequence as pooling_kernels
-from ..kernels import sequence_cnn, sequence_lstm, sequence_mixture
+from ..kernels import sequence_cnn, sequence_lstm, sequence_recurrent
 from .data import SequenceArrays
 
 __all__ = ["CNNSpec", "LSTMSpec", "MixtureSpec", "PoolingSpec", "RepresentationSpec"]
@@ -213,9 +213,14 @@ class LSTMSpec(RepresentationSpec):
     def epoch(self, common, theta, optimizer, theta_state, buffers):
         (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
         settings, item_state = optimizer[:7], optimizer[7:]
-        sequence_lstm.lstm_epoch(
+        sequence_recurrent.recurrent_epoch(
             order, starts, scales, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, tied,
-            hashes, theta, mode, n_negatives, *settings, *item_state, *theta_state, *buffers)
+            hashes, theta, self._tastes(), mode, n_negatives, *settings, *item_state,
+            *theta_state, *buffers)
+
+    def _tastes(self) -> int:
+        # The recurrent kernels' ``m``: 0 is the plain LSTM head.
+        return 0
 
     def _hidden_states(self, prepared, E, arrays):
         p = prepared
@@ -271,13 +276,8 @@ class MixtureSpec(LSTMSpec):
         prepared.update(P=params["P"], P_t=_f32(params["P"].T), bP=params["bP"])
         return prepared
 
-    def epoch(self, common, theta, optimizer, theta_state, buffers):
-        (order, starts, scales, arrays, E, Eo, b, tied, hashes, mode, n_negatives) = common
-        settings, item_state = optimizer[:7], optimizer[7:]
-        sequence_mixture.mixture_epoch(
-            order, starts, scales, arrays.indptr, arrays.items, arrays.pads, E, Eo, b, tied,
-            hashes, theta, int(self.num_mixtures), mode, n_negatives, *settings, *item_state,
-            *theta_state, *buffers)
+    def _tastes(self) -> int:
+        return int(self.num_mixtures)
 
     def states(self, prepared, E, arrays):
         hidden = self._hidden_states(prepared, E, arrays)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridrec.kernels import adam, sequence_cnn, sequence_lstm, sequence_mixture
+from hybridrec.kernels import adam, sequence_cnn, sequence_lstm, sequence_recurrent
 from hybridrec.kernels import sequence as pooling
 from tests.sequence import reference as ref
 
@@ -102,19 +102,17 @@ def _run(net, rows, mode, n_negatives=3, seed=12345):
         gT_h = np.zeros((max_pads + 1, D), np.float32)
         gT_c = np.zeros_like(gT_h)
         if net.kind == "lstm":
-            _, loss = sequence_lstm.lstm_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t,
-                                               W_hh_t, W_ih, W_hh, bias, *tables, table_gates,
-                                               mode, n_negatives, scale, state, gE, gEo, gb,
-                                               gW_ih_t, gW_hh_t, gbias, gT_h, gT_c, touched)
+            m, P = 0, np.zeros((0, D), np.float32)
+            bP = np.zeros(0, np.float32)
         else:
-            P = _f32(p["P"])
-            gP_t = np.zeros(P.T.shape, np.float32)
-            gbP = np.zeros(P.shape[0], np.float32)
-            _, loss = sequence_mixture.mixture_batch(
-                batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias,
-                _f32(P.T), P, _f32(p["bP"]), net.num_mixtures, *tables, table_gates, mode,
-                n_negatives, scale, state, gE, gEo, gb, gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h,
-                gT_c, touched)
+            m, P, bP = net.num_mixtures, _f32(p["P"]), _f32(p["bP"])
+        gP_t = np.zeros(P.T.shape, np.float32)
+        gbP = np.zeros(P.shape[0], np.float32)
+        _, loss = sequence_recurrent.recurrent_batch(
+            batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, W_hh, bias, _f32(P.T),
+            P, bP, m, *tables, table_gates, mode, n_negatives, scale, state, gE, gEo, gb,
+            gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c, touched)
+        if m:
             out["P"] = gP_t.T
             out["bP"] = gbP
         sequence_lstm.lstm_prefix_backward(max_pads, W_hh, *tables, table_gates, gT_h,
