@@ -277,7 +277,7 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         reach += (widths[layer] - 1) * dilations[layer]
     d = E.shape[1]
     size_W = n_layers * width * d * d
-    max_pads = longest_padding(pads, np.arange(pads.shape[0]))
+    max_pads = pads.max() if pads.shape[0] else 0
     W = theta[:size_W].reshape((n_layers, width, d, d))
     c = theta[size_W:size_W + n_layers * d].reshape((n_layers, d))
     next_batch = np.zeros(1, dtype=np.int64)

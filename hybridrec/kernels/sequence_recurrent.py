@@ -141,7 +141,7 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
     d = E.shape[1]
     width = 2 * m * d
     offset = 8 * d * d + 8 * d        # where P starts in theta
-    max_pads = longest_padding(pads, np.arange(pads.shape[0]))
+    max_pads = pads.max() if pads.shape[0] else 0
     next_batch = np.zeros(1, dtype=np.int64)
     for w in prange(n_workers):
         W_ih = np.empty((4 * d, d), dtype=np.float32)
