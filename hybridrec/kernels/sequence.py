@@ -9,16 +9,17 @@ Conventions of every sequence kernel (``sequence_cnn``, ``sequence_lstm``,
   padded length is ``T = pads[s] + n``. The representation ``R[u]`` (``u = 0..T``) is
   computed from the items before padded position ``u`` and scores the target ``x[u]``;
   targets that are 0 are masked, as Spotlight masks ``sequence == PADDING_IDX``.
-* A training call is one epoch: one parallel launch in which workers
-  (``prange(n_workers)``) take whole minibatches (``batch_size`` sequences of the
-  per-epoch shuffle) from an atomic counter. A worker computes its minibatch's gradient
-  with the parameters it reads (the loss is the mean over the minibatch's unmasked
-  targets, as Spotlight's masked losses, or their sum), into its own buffers, then
-  applies the optimiser step itself (``kernels.adam``) to the shared parameters: the
-  workers step without locks (Hogwild), so with several threads a minibatch may be
-  computed from parameters one step old; with one thread this is exactly Spotlight's
-  sequential minibatch training. Minibatch ``k`` draws its negatives from
-  ``rng_states[k]``, so they never depend on the thread that ran it.
+* A training call is one epoch: one parallel launch of ``prange(n_workers)`` workers.
+  In the pooling epoch here the workers take whole minibatches (``batch_size``
+  sequences of the per-epoch shuffle) from an atomic counter, compute a minibatch's
+  gradient with the parameters they read (the loss is the mean over the minibatch's
+  unmasked targets, as Spotlight's masked losses, or their sum) into their own buffers,
+  and apply the optimiser step themselves (``kernels.adam``) to the shared parameters,
+  without locks (Hogwild): with several threads a minibatch may be computed from
+  parameters one step old; with one thread this is exactly Spotlight's sequential
+  minibatch training. Minibatch ``k`` draws its negatives from ``rng_states[k]``, so they
+  never depend on the thread that ran it. The epochs with layer weights (CNN, LSTM,
+  mixture) share each minibatch between the workers instead (``sequence_sync``).
 * Negatives are drawn uniformly from ``[0, n_items)`` (the padding item and the target
   itself included), one per target, or ``n_negatives`` for the adaptive losses, and
   only for unmasked targets.

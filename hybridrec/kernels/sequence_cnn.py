@@ -25,10 +25,10 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
-from ._atomic import fetch_add
 from .activations import tanh32
-from .adam import hashed_rows, step_worker
+from .adam import hashed_rows
 from .sequence import dot_head, longest_padding, longest_sequence
+from .sequence_sync import claim, end_minibatch
 
 
 @jit.serial
@@ -260,15 +260,14 @@ def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations
 def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
               theta, widths, dilations, relu, residual, mode, n_negatives, optimizer,
               learning_rate, beta1, beta2, epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb,
-              m_theta, v_theta, g_theta, rng_states, E_items, gE, gEo, gb, touched,
-              table_grads, table_touched, batch_loss):
-    """One epoch of the CNN representation: ``sequence.pooling_epoch`` (whose arguments
-    it shares) with the layer weights in ``theta`` (float32: ``W`` [l, a, o, i] of shape
-    (n_layers, max width, d, d) then ``c`` (n_layers, d)), their optimiser state
-    ``m_theta, v_theta`` and per-worker gradients ``g_theta`` (float32[n_workers, len]).
-    """
+              m_theta, v_theta, g_theta, chunk_bounds, chunk_starts, chunk_states, E_items,
+              gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
+    """One epoch of the CNN representation in synchronous minibatches
+    (``sequence_sync``): ``sequence_recurrent.recurrent_epoch``'s arguments, with the
+    layer weights in ``theta`` (float32: ``W`` [l, a, o, i] of shape (n_layers, max
+    width, d, d) then ``c`` (n_layers, d))."""
     n_workers = gE.shape[0]
-    n_batches = rng_states.shape[0]
+    n_batches = batch_starts.shape[0] - 1
     n_layers = widths.shape[0]
     width = 0
     reach = 1
@@ -280,7 +279,10 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
     max_pads = pads.max() if pads.shape[0] else 0
     W = theta[:size_W].reshape((n_layers, width, d, d))
     c = theta[size_W:size_W + n_layers * d].reshape((n_layers, d))
-    next_batch = np.zeros(1, dtype=np.int64)
+    claimed = np.zeros(n_batches, dtype=np.int64)
+    completed = np.zeros(n_batches, dtype=np.int64)
+    released = np.zeros(n_batches, dtype=np.int64)
+    chunk_loss = np.zeros(chunk_states.shape[0], dtype=np.float64)
     for w in prange(n_workers):
         W_snapshot = np.empty((n_layers, width, d, d), dtype=np.float32)
         W_t = np.empty((n_layers, width, d, d), dtype=np.float32)
@@ -293,43 +295,51 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         gc = g[size_W:size_W + n_layers * d].reshape((n_layers, d))
         gE_w = gE[w]
         gEo_w = gE_w if tied else gEo[w]
-        k = fetch_add(next_batch, 1)
-        while k < n_batches:
-            # sequence.minibatch_rows written out: called here, it made this epoch 4-10%
-            # slower (interleaved A/B, 60 rounds; with either it or step_worker written
-            # out the epoch runs at its former speed).
-            if hashes is None:
-                E_in = E
-            else:
-                E_in = E_items[w]
-                hashed_rows(E, hashes, E_in)
-            E_out = E_in if tied else Eo
-            # The weights this minibatch sees (other workers may step meanwhile).
-            for layer in range(n_layers):
-                for a in range(width):
+        for k in range(n_batches):
+            first = chunk_starts[k]
+            n_chunks = chunk_starts[k + 1] - first
+            done = 0
+            j = claim(claimed, k)
+            if j < n_chunks:
+                # sequence.minibatch_rows written out: called here, it made this epoch 4-10%
+                # slower (interleaved A/B, 60 rounds, when workers took whole minibatches).
+                if hashes is None:
+                    E_in = E
+                else:
+                    E_in = E_items[w]
+                    hashed_rows(E, hashes, E_in)
+                E_out = E_in if tied else Eo
+                # The weights of this minibatch: the previous step is complete.
+                for layer in range(n_layers):
+                    for a in range(width):
+                        for o in range(d):
+                            for i in range(d):
+                                value = W[layer, a, o, i]
+                                W_snapshot[layer, a, o, i] = value
+                                W_t[layer, a, i, o] = value
                     for o in range(d):
-                        for i in range(d):
-                            value = W[layer, a, o, i]
-                            W_snapshot[layer, a, o, i] = value
-                            W_t[layer, a, i, o] = value
-                for o in range(d):
-                    c_snapshot[layer, o] = c[layer, o]
-            batch = order[batch_starts[k]:batch_starts[k + 1]]
-            batch_pads = longest_padding(pads, batch)
-            cnn_prefix(batch_pads, W_t, c_snapshot, widths, dilations, relu, residual, table,
-                       table_y)
-            state, loss = cnn_batch(batch, indptr, items, pads, E_in, E_out, b, W_t,
-                                    W_snapshot, c_snapshot, widths, dilations, relu, residual,
-                                    reach, table, mode, n_negatives, scales[k], rng_states[k],
-                                    gE_w, gEo_w, gb[w], gW, gc, gT, touched[w])
-            cnn_prefix_backward(batch_pads, W_snapshot, widths, dilations, relu, residual,
+                        c_snapshot[layer, o] = c[layer, o]
+                # The shared padding prefix, as in sequence_recurrent.recurrent_epoch.
+                batch_pads = longest_padding(pads, order[batch_starts[k]:batch_starts[k + 1]])
+                cnn_prefix(batch_pads, W_t, c_snapshot, widths, dilations, relu, residual,
+                           table, table_y)
+                while j < n_chunks:
+                    chunk = order[chunk_bounds[first + j]:chunk_bounds[first + j + 1]]
+                    _, loss = cnn_batch(chunk, indptr, items, pads, E_in, E_out, b, W_t,
+                                        W_snapshot, c_snapshot, widths, dilations, relu,
+                                        residual, reach, table, mode, n_negatives, scales[k],
+                                        chunk_states[first + j], gE_w, gEo_w, gb[w], gW, gc,
+                                        gT, touched[w])
+                    chunk_loss[first + j] = loss
+                    done += 1
+                    j = claim(claimed, k)
+                cnn_prefix_backward(batch_pads, W_snapshot, widths, dilations, relu, residual,
                                     table, table_y, gT, gW, gc)
-            rng_states[k] = state
-            batch_loss[k] = loss
-            step_worker(steps, theta, g, m_theta, v_theta, E, Eo, b, tied, hashes, E_in, gE_w,
-                        gEo_w, gb[w], touched[w], table_grads[w], table_touched[w], mE, vE,
-                        mEo, vEo, mb, vb, optimizer, learning_rate, beta1, beta2, epsilon, l2)
-            k = fetch_add(next_batch, 1)
+            end_minibatch(k, done, first, n_chunks, completed, released, chunk_loss,
+                          batch_loss, steps, theta, g_theta, m_theta, v_theta, E, Eo, b,
+                          tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
+                          table_touched, mE, vE, mEo, vEo, mb, vb, optimizer, learning_rate,
+                          beta1, beta2, epsilon, l2)
 
 
 @jit.serial

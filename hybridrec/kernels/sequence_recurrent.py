@@ -15,8 +15,6 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
-from ._atomic import fetch_add
-from .adam import step_worker
 from .sequence import dot_head, longest_padding, longest_sequence, minibatch_rows
 from .sequence_lstm import (
     fold_gradients,
@@ -29,6 +27,7 @@ from .sequence_lstm import (
     transposed_product,
 )
 from .sequence_mixture import fold_projection, mixture_head, project
+from .sequence_sync import claim, end_minibatch
 
 
 @jit.serial
@@ -130,19 +129,25 @@ def recurrent_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, 
 def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
                     theta, m, mode, n_negatives, optimizer, learning_rate, beta1, beta2,
                     epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta,
-                    rng_states, E_items, gE, gEo, gb, touched, table_grads, table_touched,
-                    batch_loss):
-    """One epoch of an LSTM representation: ``sequence.pooling_epoch`` (whose arguments
-    it shares) with the layer weights in ``theta`` (float32, the module docstring's
-    layout), ``m`` tastes (0: the plain LSTM), their optimiser state ``m_theta, v_theta``
-    and per-worker gradients ``g_theta`` (float32[n_workers, len])."""
+                    chunk_bounds, chunk_starts, chunk_states, E_items, gE, gEo, gb, touched,
+                    table_grads, table_touched, batch_loss):
+    """One epoch of an LSTM representation in synchronous minibatches
+    (``sequence_sync``): ``sequence.pooling_epoch``'s arguments, with the layer weights
+    in ``theta`` (float32, the module docstring's layout), ``m`` tastes (0: the plain
+    LSTM), their optimiser state ``m_theta, v_theta`` and per-worker gradients
+    ``g_theta`` (float32[n_workers, len]); the minibatches' chunks ``chunk_bounds``
+    (int64[n_chunks + 1], positions in ``order``), ``chunk_starts`` (int64[n_batches +
+    1]) and their streams ``chunk_states`` (uint64[n_chunks])."""
     n_workers = gE.shape[0]
-    n_batches = rng_states.shape[0]
+    n_batches = batch_starts.shape[0] - 1
     d = E.shape[1]
     width = 2 * m * d
     offset = 8 * d * d + 8 * d        # where P starts in theta
     max_pads = pads.max() if pads.shape[0] else 0
-    next_batch = np.zeros(1, dtype=np.int64)
+    claimed = np.zeros(n_batches, dtype=np.int64)
+    completed = np.zeros(n_batches, dtype=np.int64)
+    released = np.zeros(n_batches, dtype=np.int64)
+    chunk_loss = np.zeros(chunk_states.shape[0], dtype=np.float64)
     for w in prange(n_workers):
         W_ih = np.empty((4 * d, d), dtype=np.float32)
         W_hh = np.empty((4 * d, d), dtype=np.float32)
@@ -166,34 +171,43 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
         g = g_theta[w]
         gE_w = gE[w]
         gEo_w = gE_w if tied else gEo[w]
-        k = fetch_add(next_batch, 1)
-        while k < n_batches:
-            E_in, E_out = minibatch_rows(E, Eo, tied, hashes, E_items[w])
-            # The weights this minibatch sees (other workers may step meanwhile).
-            snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
-            for c in range(width):
-                for i in range(d):
-                    value = theta[offset + c * d + i]
-                    P[c, i] = value
-                    P_t[i, c] = value
-                bP[c] = theta[offset + width * d + c]
-            batch = order[batch_starts[k]:batch_starts[k + 1]]
-            batch_pads = longest_padding(pads, batch)
-            lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
-                        table_gates)
-            state, loss = recurrent_batch(batch, indptr, items, pads, E_in, E_out, b, W_ih_t,
-                                          W_hh_t, W_ih, W_hh, bias, P_t, P, bP, m, table_h,
-                                          table_c, table_tanh, table_gates, mode, n_negatives,
-                                          scales[k], rng_states[k], gE_w, gEo_w, gb[w],
-                                          gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c,
-                                          touched[w])
-            lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh, table_gates,
-                                 gT_h, gT_c, gW_hh_t, gbias)
-            fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
-            fold_projection(gP_t, gbP, offset, g)
-            rng_states[k] = state
-            batch_loss[k] = loss
-            step_worker(steps, theta, g, m_theta, v_theta, E, Eo, b, tied, hashes, E_in, gE_w,
-                        gEo_w, gb[w], touched[w], table_grads[w], table_touched[w], mE, vE,
-                        mEo, vEo, mb, vb, optimizer, learning_rate, beta1, beta2, epsilon, l2)
-            k = fetch_add(next_batch, 1)
+        for k in range(n_batches):
+            first = chunk_starts[k]
+            n_chunks = chunk_starts[k + 1] - first
+            done = 0
+            j = claim(claimed, k)
+            if j < n_chunks:
+                E_in, E_out = minibatch_rows(E, Eo, tied, hashes, E_items[w])
+                # The weights of this minibatch: the previous step is complete.
+                snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
+                for c in range(width):
+                    for i in range(d):
+                        value = theta[offset + c * d + i]
+                        P[c, i] = value
+                        P_t[i, c] = value
+                    bP[c] = theta[offset + width * d + c]
+                # Every worker of the minibatch computes the shared padding prefix (its
+                # length: the whole minibatch's longest padding) and backpropagates its
+                # own chunks' share through it.
+                batch_pads = longest_padding(pads, order[batch_starts[k]:batch_starts[k + 1]])
+                lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
+                            table_gates)
+                while j < n_chunks:
+                    chunk = order[chunk_bounds[first + j]:chunk_bounds[first + j + 1]]
+                    _, loss = recurrent_batch(
+                        chunk, indptr, items, pads, E_in, E_out, b, W_ih_t, W_hh_t, W_ih,
+                        W_hh, bias, P_t, P, bP, m, table_h, table_c, table_tanh, table_gates,
+                        mode, n_negatives, scales[k], chunk_states[first + j], gE_w, gEo_w,
+                        gb[w], gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c, touched[w])
+                    chunk_loss[first + j] = loss
+                    done += 1
+                    j = claim(claimed, k)
+                lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh,
+                                     table_gates, gT_h, gT_c, gW_hh_t, gbias)
+                fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
+                fold_projection(gP_t, gbP, offset, g)
+            end_minibatch(k, done, first, n_chunks, completed, released, chunk_loss,
+                          batch_loss, steps, theta, g_theta, m_theta, v_theta, E, Eo, b,
+                          tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
+                          table_touched, mE, vE, mEo, vEo, mb, vb, optimizer, learning_rate,
+                          beta1, beta2, epsilon, l2)

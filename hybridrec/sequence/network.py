@@ -2,24 +2,32 @@
 minibatches on every time step of every sequence, as Spotlight trains.
 
 One epoch is one parallel kernel launch (``spec.epoch``): the sequences are shuffled and
-cut into minibatches of ``batch_size``; workers take whole minibatches from an atomic
-counter, compute each minibatch's gradient (the mean loss over its targets, as
-Spotlight's masked losses; the exact shared-padding-prefix computation for the CNN and
-the LSTM) into their own buffers, and apply the optimiser step themselves
-(``kernels.adam``: Adam as ``torch.optim.Adam`` with ``weight_decay``, or the package's
-adagrad) to the shared parameters, without locks. With one thread this is exactly
-Spotlight's algorithm and bit-for-bit reproducible; with more, a minibatch may be
-computed from parameters a step old (Hogwild). Each minibatch draws its negatives from
-its own random stream, so the streams do not depend on the thread count.
+cut into minibatches of ``batch_size``; each minibatch's gradient (the mean loss over
+its targets, as Spotlight's masked losses; the exact shared-padding-prefix computation
+for the CNN and the LSTM) is followed by one optimiser step (``kernels.adam``: Adam as
+``torch.optim.Adam`` with ``weight_decay``, or the package's adagrad). Each minibatch
+draws its negatives from its own random stream, so they do not depend on the thread
+count.
 
-Measured choice: a first version split every minibatch over the threads (blocks of 4
-sequences) and summed the workers' buffers before one synchronous step: the same
-algorithm at any thread count, but two to four parallel launches and barriers per
-minibatch. On the shared 2-core machine (load average 5), two threads then took 1.6-2.5x
-the wall time of one on MovieLens 100K (batch 32, all four representations); with one
-launch per epoch and no barrier between minibatches, two threads take 0.9-1.1x the time
-of one there (that machine gave even an embarrassingly parallel loop only 1.1-1.2x), and
-a thread slowed by another process delays only its own minibatch.
+* CNN, LSTM and mixture (``spec.synchronous``): the workers share every minibatch, in
+  chunks of ``SEQUENCES_PER_CHUNK`` sequences, and the step follows the whole minibatch
+  (``kernels.sequence_sync``), so any thread count runs Spotlight's sequential algorithm;
+  it is bit for bit the same with one thread, and equal up to float summation order
+  with more. The earlier Hogwild epochs (each worker taking whole minibatches and
+  stepping alone, so that a minibatch could be computed from layer weights a step old)
+  trained these models measurably worse with two threads (mixture on MovieLens 100K:
+  epoch-10 loss 0.617 against 0.589 with one; the 2-thread curve is reproduced at one
+  thread by weights one step old). The synchronisation stays inside the one launch: a
+  worker waits only for chunks another worker has claimed, never for a thread that has
+  not started, and gives its core away (``sched_yield``) while it waits.
+* Pooling (no layer weights): workers take whole minibatches from an atomic counter and
+  step the shared embeddings themselves without locks (Hogwild); with two threads its
+  loss curve is the one-thread one within 0.001 (MovieLens 100K), and its epoch is
+  dominated by the dense Adam step, which the workers then run concurrently.
+
+An earlier design split every minibatch with two to four parallel launches and barriers
+per minibatch; on the shared 2-core machine (load average 5) two threads then took
+1.6-2.5x the wall time of one on MovieLens 100K (batch 32, all four representations).
 
 Item id 0 is the padding item everywhere (zero, frozen embedding and bias).
 """
@@ -33,6 +41,7 @@ import numpy as np
 from .._threads import numba_threads
 from ..kernels import adam as optimisers
 from ..kernels import sequence as heads
+from ..kernels import sequence_sync as sync
 from ..kernels.adam import ADAGRAD, ADAM
 from .data import SequenceArrays
 from .representations import MixtureSpec, RepresentationSpec
@@ -47,6 +56,9 @@ OPTIMIZERS = ("adam", "adagrad")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 _SEED_HIGH = 2**63
+#: Sequences per chunk of a synchronous minibatch (the workers' unit of work sharing):
+#: small enough that the workers finish a minibatch together.
+SEQUENCES_PER_CHUNK = 2
 
 
 def draw_seeds(rng, count: int) -> np.ndarray:
@@ -239,6 +251,10 @@ class SequenceNetwork:
         np.cumsum(sizes[keep], out=batch_starts[1:])
         scales = 1.0 / counts if self.reduction == "mean" else np.ones_like(counts)
         rng_states = draw_seeds(rng, counts.shape[0])
+        if self.spec.synchronous:
+            streams = self._chunk_streams(order, batch_starts, targets, rng_states)
+        else:
+            streams = (rng_states,)
         batch_loss = np.zeros(counts.shape[0], dtype=np.float64)
         buffers = self._ensure_buffers(num_threads)
         steps = np.array([self.steps], dtype=np.int64)
@@ -258,13 +274,39 @@ class SequenceNetwork:
         with numba_threads(num_threads):
             if self.spec.theta_names:
                 self.spec.epoch(common, self.theta, optimizer, theta_state,
-                                (rng_states, *kernel_buffers))
+                                (*streams, *kernel_buffers))
             else:
                 self.spec.epoch(common, self.theta, optimizer, (),
-                                (rng_states, *kernel_buffers))
+                                (*streams, *kernel_buffers))
         self.steps = int(steps[0])
         self._cache = {}
         return float(np.mean(batch_loss / counts))
+
+    def _chunk_streams(self, order: np.ndarray, batch_starts: np.ndarray,
+                       targets: np.ndarray, rng_states: np.ndarray) -> tuple:
+        """The chunks of the synchronous epochs (``kernels.sequence_sync``): every
+        minibatch cut into runs of ``SEQUENCES_PER_CHUNK`` sequences, and the stream each
+        run starts from (its minibatch's stream past the draws of the runs before it).
+
+        Returns ``(chunk_bounds, chunk_starts, chunk_states)``: int64[n_chunks + 1]
+        positions in ``order``, int64[n_batches + 1] first chunk of every minibatch,
+        uint64[n_chunks].
+        """
+        sizes = np.diff(batch_starts)
+        per_batch = -(-sizes // SEQUENCES_PER_CHUNK)
+        chunk_starts = np.zeros(per_batch.shape[0] + 1, dtype=np.int64)
+        np.cumsum(per_batch, out=chunk_starts[1:])
+        n_chunks = int(chunk_starts[-1])
+        within = np.arange(n_chunks) - np.repeat(chunk_starts[:-1], per_batch)
+        chunk_bounds = np.empty(n_chunks + 1, dtype=np.int64)
+        chunk_bounds[:-1] = np.repeat(batch_starts[:-1], per_batch) + within * SEQUENCES_PER_CHUNK
+        chunk_bounds[-1] = batch_starts[-1]
+        per_target = self.n_negatives if heads.is_adaptive(self.mode) else 1
+        chunk_draws = (np.add.reduceat(targets[order], chunk_bounds[:-1]).astype(np.int64)
+                       * per_target)
+        chunk_states = np.empty(n_chunks, dtype=np.uint64)
+        sync.chunk_streams(chunk_starts, chunk_draws, rng_states, chunk_states)
+        return chunk_bounds, chunk_starts, chunk_states
 
     # -------------------------------------------------------------------- scoring
 

@@ -37,6 +37,10 @@ class RepresentationSpec:
     #: Layer parameters, in the order they are packed into the flat ``theta`` vector the
     #: epoch kernels read.
     theta_names: ClassVar[tuple[str, ...]] = ()
+    #: Whether the epoch kernel shares every minibatch between the workers and steps
+    #: once after it (``kernels.sequence_sync``; its streams are per chunk), rather than
+    #: letting each worker take whole minibatches and step alone (Hogwild).
+    synchronous = False
 
     def state_width(self, d: int) -> int:
         """Size of ``R[u]``."""
@@ -121,6 +125,7 @@ class CNNSpec(RepresentationSpec):
     relu: bool = False
     residual: bool = True
     kind = "cnn"
+    synchronous = True
     theta_names = ("W", "c")
 
     @property
@@ -190,6 +195,7 @@ class LSTMSpec(RepresentationSpec):
     """One LSTM layer over the item embeddings (Spotlight's ``LSTMNet``)."""
 
     kind = "lstm"
+    synchronous = True
     theta_names: ClassVar[tuple[str, ...]] = ("W_ih", "W_hh", "b_ih", "b_hh")
 
     def initial_parameters(self, d, rng):
