@@ -3,8 +3,9 @@
 ``fetch_add`` on an ``int64[1]`` array is the shared work counter of dynamically
 scheduled parallel loops (threads take the next task from it instead of a fixed static
 share, so one thread slowed by other processes does not hold up the rest). The indexed
-operations with acquire / release ordering (``fetch_add_at``, ``load_at``, ``store_at``)
-and ``relax`` let workers wait for each other (``kernels.sequence_sync``).
+operations (``fetch_add_at``, ``load_at``, ``store_at``; sequentially consistent, so
+that two workers each writing one flag and reading the other's cannot both miss the
+other's write) and ``relax`` let workers wait for each other (``kernels.sequence_sync``).
 """
 
 import sys
@@ -44,8 +45,8 @@ def _is_counter_array(value) -> bool:
 
 @intrinsic
 def fetch_add_at(typingctx, counters, index, increment):
-    """Atomically ``counters[index] += increment`` with acquire-release ordering (what
-    the writer did before is visible to whoever reads the new count); returns the value
+    """Atomically ``counters[index] += increment`` (sequentially consistent: what the
+    writer did before is visible to whoever reads the new count); returns the value
     before. Counters of a synchronisation between workers, not of work sharing only."""
     if not (_is_counter_array(counters) and isinstance(index, types.Integer)
             and isinstance(increment, types.Integer)):
@@ -56,14 +57,14 @@ def fetch_add_at(typingctx, counters, index, increment):
         pointer = _element_pointer(context, builder, signature.args[0], args[0],
                                    signature.args[1], args[1])
         value = context.cast(builder, args[2], signature.args[2], types.int64)
-        return builder.atomic_rmw("add", pointer, value, "acq_rel")
+        return builder.atomic_rmw("add", pointer, value, "seq_cst")
 
     return sig, codegen
 
 
 @intrinsic
 def load_at(typingctx, counters, index):
-    """``counters[index]`` read atomically with acquire ordering (int64)."""
+    """``counters[index]`` read atomically (sequentially consistent; int64)."""
     if not (_is_counter_array(counters) and isinstance(index, types.Integer)):
         return None
     sig = types.int64(counters, index)
@@ -71,14 +72,14 @@ def load_at(typingctx, counters, index):
     def codegen(context, builder, signature, args):
         pointer = _element_pointer(context, builder, signature.args[0], args[0],
                                    signature.args[1], args[1])
-        return builder.load_atomic(pointer, "acquire", 8)
+        return builder.load_atomic(pointer, "seq_cst", 8)
 
     return sig, codegen
 
 
 @intrinsic
 def store_at(typingctx, counters, index, value):
-    """``counters[index] = value`` written atomically with release ordering."""
+    """``counters[index] = value`` written atomically (sequentially consistent)."""
     if not (_is_counter_array(counters) and isinstance(index, types.Integer)
             and isinstance(value, types.Integer)):
         return None
@@ -88,7 +89,7 @@ def store_at(typingctx, counters, index, value):
         pointer = _element_pointer(context, builder, signature.args[0], args[0],
                                    signature.args[1], args[1])
         stored = context.cast(builder, args[2], signature.args[2], types.int64)
-        builder.store_atomic(stored, pointer, "release", 8)
+        builder.store_atomic(stored, pointer, "seq_cst", 8)
         return context.get_dummy_value()
 
     return sig, codegen

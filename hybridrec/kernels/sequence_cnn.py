@@ -25,10 +25,11 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
+from ._clock import monotonic_ns
 from .activations import tanh32
 from .adam import hashed_rows
 from .sequence import dot_head, longest_padding, longest_sequence
-from .sequence_sync import claim, end_minibatch
+from .sequence_sync import begin_minibatch, chunk_items, claim, end_minibatch, note_chunk
 
 
 @jit.serial
@@ -260,13 +261,13 @@ def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations
 def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
               theta, widths, dilations, relu, residual, mode, n_negatives, optimizer,
               learning_rate, beta1, beta2, epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb,
-              m_theta, v_theta, g_theta, chunk_bounds, chunk_starts, chunk_states, E_items,
-              gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
+              m_theta, v_theta, g_theta, chunk_bounds, chunk_starts, chunk_states, stats,
+              E_items, gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
     """One epoch of the CNN representation in synchronous minibatches
     (``sequence_sync``): ``sequence_recurrent.recurrent_epoch``'s arguments, with the
     layer weights in ``theta`` (float32: ``W`` [l, a, o, i] of shape (n_layers, max
     width, d, d) then ``c`` (n_layers, d))."""
-    n_workers = gE.shape[0]
+    n_workers = gE.shape[0] // 2          # two buffer slots per worker
     n_batches = batch_starts.shape[0] - 1
     n_layers = widths.shape[0]
     width = 0
@@ -282,6 +283,7 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
     claimed = np.zeros(n_batches, dtype=np.int64)
     completed = np.zeros(n_batches, dtype=np.int64)
     released = np.zeros(n_batches, dtype=np.int64)
+    step_claims = np.zeros(n_batches, dtype=np.int64)
     chunk_loss = np.zeros(chunk_states.shape[0], dtype=np.float64)
     for w in prange(n_workers):
         W_snapshot = np.empty((n_layers, width, d, d), dtype=np.float32)
@@ -290,17 +292,19 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         table = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
         table_y = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
         gT = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
-        g = g_theta[w]
-        gW = g[:size_W].reshape((n_layers, width, d, d))
-        gc = g[size_W:size_W + n_layers * d].reshape((n_layers, d))
-        gE_w = gE[w]
-        gEo_w = gE_w if tied else gEo[w]
         for k in range(n_batches):
             first = chunk_starts[k]
             n_chunks = chunk_starts[k + 1] - first
             done = 0
+            begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indptr)
             j = claim(claimed, k)
             if j < n_chunks:
+                slot = (k % 2) * n_workers + w
+                g = g_theta[slot]
+                gW = g[:size_W].reshape((n_layers, width, d, d))
+                gc = g[size_W:size_W + n_layers * d].reshape((n_layers, d))
+                gE_w = gE[slot]
+                gEo_w = gE_w if tied else gEo[slot]
                 # sequence.minibatch_rows written out: called here, it made this epoch 4-10%
                 # slower (interleaved A/B, 60 rounds, when workers took whole minibatches).
                 if hashes is None:
@@ -309,7 +313,8 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
                     E_in = E_items[w]
                     hashed_rows(E, hashes, E_in)
                 E_out = E_in if tied else Eo
-                # The weights of this minibatch: the previous step is complete.
+                # The weights of this minibatch (after the previous step, unless
+                # begin_minibatch stopped waiting for it).
                 for layer in range(n_layers):
                     for a in range(width):
                         for o in range(d):
@@ -324,20 +329,22 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
                 cnn_prefix(batch_pads, W_t, c_snapshot, widths, dilations, relu, residual,
                            table, table_y)
                 while j < n_chunks:
+                    started = monotonic_ns()
                     chunk = order[chunk_bounds[first + j]:chunk_bounds[first + j + 1]]
                     _, loss = cnn_batch(chunk, indptr, items, pads, E_in, E_out, b, W_t,
                                         W_snapshot, c_snapshot, widths, dilations, relu,
                                         residual, reach, table, mode, n_negatives, scales[k],
-                                        chunk_states[first + j], gE_w, gEo_w, gb[w], gW, gc,
-                                        gT, touched[w])
+                                        chunk_states[first + j], gE_w, gEo_w, gb[slot],
+                                        gW, gc, gT, touched[slot])
                     chunk_loss[first + j] = loss
+                    note_chunk(stats, started, chunk_items(order, chunk_bounds, indptr, first + j))
                     done += 1
                     j = claim(claimed, k)
                 cnn_prefix_backward(batch_pads, W_snapshot, widths, dilations, relu, residual,
                                     table, table_y, gT, gW, gc)
-            end_minibatch(k, done, first, n_chunks, completed, released, chunk_loss,
-                          batch_loss, steps, theta, g_theta, m_theta, v_theta, E, Eo, b,
-                          tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
+            end_minibatch(k, done, chunk_starts, completed, released, step_claims, stats,
+                          chunk_loss, batch_loss, steps, theta, g_theta, m_theta, v_theta, E,
+                          Eo, b, tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
                           table_touched, mE, vE, mEo, vEo, mb, vb, optimizer, learning_rate,
                           beta1, beta2, epsilon, l2)
 

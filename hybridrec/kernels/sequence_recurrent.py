@@ -15,6 +15,7 @@ import numpy as np
 from numba import prange
 
 from . import _jit as jit
+from ._clock import monotonic_ns
 from .sequence import dot_head, longest_padding, longest_sequence, minibatch_rows
 from .sequence_lstm import (
     fold_gradients,
@@ -27,7 +28,7 @@ from .sequence_lstm import (
     transposed_product,
 )
 from .sequence_mixture import fold_projection, mixture_head, project
-from .sequence_sync import claim, end_minibatch
+from .sequence_sync import begin_minibatch, chunk_items, claim, end_minibatch, note_chunk
 
 
 @jit.serial
@@ -129,8 +130,8 @@ def recurrent_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, 
 def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
                     theta, m, mode, n_negatives, optimizer, learning_rate, beta1, beta2,
                     epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta,
-                    chunk_bounds, chunk_starts, chunk_states, E_items, gE, gEo, gb, touched,
-                    table_grads, table_touched, batch_loss):
+                    chunk_bounds, chunk_starts, chunk_states, stats, E_items, gE, gEo, gb,
+                    touched, table_grads, table_touched, batch_loss):
     """One epoch of an LSTM representation in synchronous minibatches
     (``sequence_sync``): ``sequence.pooling_epoch``'s arguments, with the layer weights
     in ``theta`` (float32, the module docstring's layout), ``m`` tastes (0: the plain
@@ -138,7 +139,7 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
     ``g_theta`` (float32[n_workers, len]); the minibatches' chunks ``chunk_bounds``
     (int64[n_chunks + 1], positions in ``order``), ``chunk_starts`` (int64[n_batches +
     1]) and their streams ``chunk_states`` (uint64[n_chunks])."""
-    n_workers = gE.shape[0]
+    n_workers = gE.shape[0] // 2          # two buffer slots per worker
     n_batches = batch_starts.shape[0] - 1
     d = E.shape[1]
     width = 2 * m * d
@@ -147,6 +148,7 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
     claimed = np.zeros(n_batches, dtype=np.int64)
     completed = np.zeros(n_batches, dtype=np.int64)
     released = np.zeros(n_batches, dtype=np.int64)
+    step_claims = np.zeros(n_batches, dtype=np.int64)
     chunk_loss = np.zeros(chunk_states.shape[0], dtype=np.float64)
     for w in prange(n_workers):
         W_ih = np.empty((4 * d, d), dtype=np.float32)
@@ -168,17 +170,20 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
         gW_hh_t = np.zeros((d, 4 * d), dtype=np.float32)
         gP_t = np.zeros((d, width), dtype=np.float32)
         gbP = np.zeros(width, dtype=np.float32)
-        g = g_theta[w]
-        gE_w = gE[w]
-        gEo_w = gE_w if tied else gEo[w]
         for k in range(n_batches):
             first = chunk_starts[k]
             n_chunks = chunk_starts[k + 1] - first
             done = 0
+            begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indptr)
             j = claim(claimed, k)
             if j < n_chunks:
+                slot = (k % 2) * n_workers + w
+                g = g_theta[slot]
+                gE_w = gE[slot]
+                gEo_w = gE_w if tied else gEo[slot]
                 E_in, E_out = minibatch_rows(E, Eo, tied, hashes, E_items[w])
-                # The weights of this minibatch: the previous step is complete.
+                # The weights of this minibatch (after the previous step, unless
+                # begin_minibatch stopped waiting for it).
                 snapshot_lstm(theta, d, W_ih, W_hh, W_ih_t, W_hh_t, bias)
                 for c in range(width):
                     for i in range(d):
@@ -193,21 +198,24 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
                 lstm_prefix(batch_pads, W_ih_t, W_hh_t, bias, table_h, table_c, table_tanh,
                             table_gates)
                 while j < n_chunks:
+                    started = monotonic_ns()
                     chunk = order[chunk_bounds[first + j]:chunk_bounds[first + j + 1]]
                     _, loss = recurrent_batch(
                         chunk, indptr, items, pads, E_in, E_out, b, W_ih_t, W_hh_t, W_ih,
                         W_hh, bias, P_t, P, bP, m, table_h, table_c, table_tanh, table_gates,
                         mode, n_negatives, scales[k], chunk_states[first + j], gE_w, gEo_w,
-                        gb[w], gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c, touched[w])
+                        gb[slot], gW_ih_t, gW_hh_t, gbias, gP_t, gbP, gT_h, gT_c,
+                        touched[slot])
                     chunk_loss[first + j] = loss
+                    note_chunk(stats, started, chunk_items(order, chunk_bounds, indptr, first + j))
                     done += 1
                     j = claim(claimed, k)
                 lstm_prefix_backward(batch_pads, W_hh, table_h, table_c, table_tanh,
                                      table_gates, gT_h, gT_c, gW_hh_t, gbias)
                 fold_gradients(gW_ih_t, gW_hh_t, gbias, g)
                 fold_projection(gP_t, gbP, offset, g)
-            end_minibatch(k, done, first, n_chunks, completed, released, chunk_loss,
-                          batch_loss, steps, theta, g_theta, m_theta, v_theta, E, Eo, b,
-                          tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
+            end_minibatch(k, done, chunk_starts, completed, released, step_claims, stats,
+                          chunk_loss, batch_loss, steps, theta, g_theta, m_theta, v_theta, E,
+                          Eo, b, tied, hashes, E_items, gE, gEo, gb, touched, table_grads,
                           table_touched, mE, vE, mEo, vEo, mb, vb, optimizer, learning_rate,
                           beta1, beta2, epsilon, l2)

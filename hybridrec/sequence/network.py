@@ -134,6 +134,7 @@ class SequenceNetwork:
                             for name, value in self._items.items()}
         self._theta_state = self._new_optimizer_state(self.theta)
         self.steps = 0
+        self.late_starts = 0
         #: 'mean' (Spotlight's): a minibatch's loss is the mean over its targets; 'sum'.
         self.reduction = "mean"
         self._buffers: dict | None = None
@@ -207,21 +208,24 @@ class SequenceNetwork:
     # ------------------------------------------------------------------- training
 
     def _ensure_buffers(self, n_workers: int) -> dict:
+        # The synchronous epochs keep two consecutive minibatches' gradients apart: two
+        # buffer slots per worker (kernels.sequence_sync).
         buffers = self._buffers
         if buffers is None or buffers["n_workers"] != n_workers:
             d = self.d
-            gE = np.zeros((n_workers, self.n_items, d), dtype=np.float32)
+            slots = 2 * n_workers if self.spec.synchronous else n_workers
+            gE = np.zeros((slots, self.n_items, d), dtype=np.float32)
             bloom = self.hashes is not None
             rows = self._items["E"].shape[0]
             buffers = {
                 "n_workers": n_workers, "gE": gE,
                 "gEo": gE if self.tied else np.zeros_like(gE),
-                "gb": np.zeros((n_workers, self.n_items), dtype=np.float32),
-                "touched": np.zeros((n_workers, self.n_items), dtype=np.uint8),
-                "g_theta": np.zeros((n_workers, self.theta.shape[0]), dtype=np.float32),
+                "gb": np.zeros((slots, self.n_items), dtype=np.float32),
+                "touched": np.zeros((slots, self.n_items), dtype=np.uint8),
+                "g_theta": np.zeros((slots, self.theta.shape[0]), dtype=np.float32),
                 "E_items": np.zeros((n_workers, self.n_items if bloom else 0, d), np.float32),
-                "table": np.zeros((n_workers, rows if bloom else 0, d), dtype=np.float32),
-                "table_touched": np.zeros((n_workers, rows if bloom else 0), dtype=np.uint8),
+                "table": np.zeros((slots, rows if bloom else 0, d), dtype=np.float32),
+                "table_touched": np.zeros((slots, rows if bloom else 0), dtype=np.uint8),
             }
             self._buffers = buffers
         return buffers
@@ -252,7 +256,8 @@ class SequenceNetwork:
         scales = 1.0 / counts if self.reduction == "mean" else np.ones_like(counts)
         rng_states = draw_seeds(rng, counts.shape[0])
         if self.spec.synchronous:
-            streams = self._chunk_streams(order, batch_starts, targets, rng_states)
+            stats = np.zeros(3, dtype=np.int64)
+            streams = (*self._chunk_streams(order, batch_starts, targets, rng_states), stats)
         else:
             streams = (rng_states,)
         batch_loss = np.zeros(counts.shape[0], dtype=np.float64)
@@ -279,6 +284,9 @@ class SequenceNetwork:
                 self.spec.epoch(common, self.theta, optimizer, (),
                                 (*streams, *kernel_buffers))
         self.steps = int(steps[0])
+        #: Minibatches of the last epoch that a worker started before the previous step
+        #: was taken (kernels.sequence_sync; 0 with one thread, and on an idle machine).
+        self.late_starts = int(streams[-1][sync.LATE_STARTS]) if self.spec.synchronous else 0
         self._cache = {}
         return float(np.mean(batch_loss / counts))
 

@@ -82,7 +82,7 @@ def test_reductions_sum_into_worker_zero_and_zero_the_others(tied):
     gb = (rng.standard_normal((n_workers, n_items)) * touched).astype(np.float32)
     expected = [x.sum(axis=0) for x in (gE, gEo, gb)]
     expected_touched = touched.any(axis=0)
-    sequence_sync.reduce_items(gE, gEo, gb, touched, tied)
+    sequence_sync.reduce_items(gE, gEo, gb, touched, tied, 0, n_workers)
     np.testing.assert_allclose(gE[0], expected[0], rtol=1e-6)
     np.testing.assert_allclose(gb[0], expected[2], rtol=1e-6)
     if not tied:
@@ -93,7 +93,7 @@ def test_reductions_sum_into_worker_zero_and_zero_the_others(tied):
 
     g_theta = rng.standard_normal((n_workers, 9)).astype(np.float32)
     total = g_theta.sum(axis=0)
-    sequence_sync.reduce_flat(g_theta)
+    sequence_sync.reduce_flat(g_theta, 0, n_workers)
     np.testing.assert_allclose(g_theta[0], total, rtol=1e-6)
     assert not g_theta[1:].any()
 
