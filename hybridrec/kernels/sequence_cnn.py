@@ -261,8 +261,9 @@ def cnn_batch(batch, indptr, items, pads, E, Eo, b, W_t, W, c, widths, dilations
 def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
               theta, widths, dilations, relu, residual, mode, n_negatives, optimizer,
               learning_rate, beta1, beta2, epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb,
-              m_theta, v_theta, g_theta, chunk_bounds, chunk_starts, chunk_states, stats,
-              E_items, gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
+              m_theta, v_theta, g_theta, chunk_bounds, chunk_starts, chunk_states,
+              wait_factor, stats, E_items, gE, gEo, gb, touched, table_grads, table_touched,
+              batch_loss):
     """One epoch of the CNN representation in synchronous minibatches
     (``sequence_sync``): ``sequence_recurrent.recurrent_epoch``'s arguments, with the
     layer weights in ``theta`` (float32: ``W`` [l, a, o, i] of shape (n_layers, max
@@ -296,7 +297,8 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
             first = chunk_starts[k]
             n_chunks = chunk_starts[k + 1] - first
             done = 0
-            begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indptr)
+            begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds,
+                            chunk_starts, indptr)
             j = claim(claimed, k)
             if j < n_chunks:
                 slot = (k % 2) * n_workers + w

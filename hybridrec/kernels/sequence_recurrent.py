@@ -130,15 +130,17 @@ def recurrent_batch(batch, indptr, items, pads, E, Eo, b, W_ih_t, W_hh_t, W_ih, 
 def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, hashes,
                     theta, m, mode, n_negatives, optimizer, learning_rate, beta1, beta2,
                     epsilon, l2, steps, mE, vE, mEo, vEo, mb, vb, m_theta, v_theta, g_theta,
-                    chunk_bounds, chunk_starts, chunk_states, stats, E_items, gE, gEo, gb,
-                    touched, table_grads, table_touched, batch_loss):
+                    chunk_bounds, chunk_starts, chunk_states, wait_factor, stats, E_items,
+                    gE, gEo, gb, touched, table_grads, table_touched, batch_loss):
     """One epoch of an LSTM representation in synchronous minibatches
     (``sequence_sync``): ``sequence.pooling_epoch``'s arguments, with the layer weights
     in ``theta`` (float32, the module docstring's layout), ``m`` tastes (0: the plain
-    LSTM), their optimiser state ``m_theta, v_theta`` and per-worker gradients
-    ``g_theta`` (float32[n_workers, len]); the minibatches' chunks ``chunk_bounds``
+    LSTM), their optimiser state ``m_theta, v_theta`` and per-slot gradients
+    ``g_theta`` (float32[2 n_workers, len]); the minibatches' chunks ``chunk_bounds``
     (int64[n_chunks + 1], positions in ``order``), ``chunk_starts`` (int64[n_batches +
-    1]) and their streams ``chunk_states`` (uint64[n_chunks])."""
+    1]) and their streams ``chunk_states`` (uint64[n_chunks]); ``wait_factor`` and
+    ``stats`` as ``sequence_sync.begin_minibatch``. The gradient buffers have two slots
+    per worker (leading axis ``2 n_workers``)."""
     n_workers = gE.shape[0] // 2          # two buffer slots per worker
     n_batches = batch_starts.shape[0] - 1
     d = E.shape[1]
@@ -174,7 +176,8 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
             first = chunk_starts[k]
             n_chunks = chunk_starts[k + 1] - first
             done = 0
-            begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indptr)
+            begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds,
+                            chunk_starts, indptr)
             j = claim(claimed, k)
             if j < n_chunks:
                 slot = (k % 2) * n_workers + w

@@ -12,16 +12,16 @@ the worker completing ``k``, or the one taking step ``k - 1``), so the steps fol
 another in order.
 
 Before it reads the weights of minibatch ``k`` a worker waits for step ``k - 1``, for at
-most ``WAIT_FACTOR`` times what the largest chunk of minibatch ``k - 1`` and a step take
-at the fastest rates seen in the epoch (``begin_minibatch``). On an idle machine the
-other workers finish their chunks within that, and the epoch is exactly the sequential
-algorithm (up to the order in which float gradients are summed). A worker kept waiting
-longer, because the thread it waits for lost its core to another process, goes on with
-the weights one step old (it counts that in ``stats[1]``); it always waits for step
-``k - 2``, and it keeps the gradients of two consecutive minibatches apart (buffer slot
-``(k % 2) * n_workers + w``). A worker waits only for chunks another worker has already
-claimed, so the epoch cannot deadlock however the threading layer runs the workers
-(even one after the other on one thread).
+most ``wait_factor`` (``WAIT_FACTOR``) times what the largest chunk of minibatch
+``k - 1`` and a step take at the fastest rates seen in the epoch (``begin_minibatch``).
+On an idle machine the other workers finish their chunks within that, and the epoch is
+exactly the sequential algorithm (up to the order in which float gradients are summed).
+A worker kept waiting longer, because the thread it waits for lost its core to another
+process, goes on with the weights one step old (it counts that in ``stats[1]``); it
+always waits for step ``k - 2``, and it keeps the gradients of two consecutive
+minibatches apart (buffer slot ``(k % 2) * n_workers + w``). A worker waits only for
+chunks another worker has already claimed, so the epoch cannot deadlock however the
+threading layer runs the workers (even one after the other on one thread).
 
 Chunk ``c`` draws its negatives from ``chunk_states[c]``: the minibatch's stream
 advanced past the draws of the chunks before it (``chunk_streams``). The negatives of
@@ -33,6 +33,8 @@ minibatches a worker started without the previous step, the fastest chunk rate (
 item).
 """
 
+import numpy as np
+
 from . import _jit as jit
 from ._atomic import fetch_add_at, load_at, relax, store_at
 from ._clock import monotonic_ns
@@ -41,8 +43,9 @@ from .adam import step_worker
 
 #: Polls of a flag before a worker that must wait starts giving its core away (``relax``).
 SPINS_BEFORE_YIELD = 64
-#: How long a worker waits for the previous step, in (largest chunk + step) times.
-WAIT_FACTOR = 2
+#: How long a worker waits for the previous step, in (largest chunk + step) times (the
+#: epochs' ``wait_factor``; 0 never waits for it, as far as the bound allows).
+WAIT_FACTOR = 2.0
 #: Without a clock (``_clock``): polls of the previous step's flag before going on.
 POLLS_WITHOUT_CLOCK = 200_000
 #: ``stats`` entries.
@@ -108,9 +111,10 @@ def chunk_items(order, chunk_bounds, indptr, c):
 
 
 @jit.inline
-def begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indptr):
+def begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds, chunk_starts,
+                    indptr):
     """Wait before a worker reads the weights of minibatch ``k``: for step ``k - 2``
-    always, for step ``k - 1`` up to ``WAIT_FACTOR`` times the time of minibatch
+    always, for step ``k - 1`` up to ``wait_factor`` times the time of minibatch
     ``k - 1``'s largest chunk plus a step, both at the fastest rates seen (preemption only
     ever slows a chunk down; while nothing is measured yet, without limit)."""
     if k >= 2:
@@ -124,7 +128,7 @@ def begin_minibatch(k, released, stats, order, chunk_bounds, chunk_starts, indpt
         largest = 0
         for c in range(chunk_starts[k - 1], chunk_starts[k]):
             largest = max(largest, chunk_items(order, chunk_bounds, indptr, c))
-        budget = WAIT_FACTOR * (rate * largest // 1000 + step_ns)
+        budget = np.int64(wait_factor * (rate * largest // 1000 + step_ns))
         if not wait_up_to(released, k - 1, budget):
             fetch_add_at(stats, LATE_STARTS, 1)
 

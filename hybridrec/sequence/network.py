@@ -11,21 +11,26 @@ count.
 
 * CNN, LSTM and mixture (``spec.synchronous``): the workers share every minibatch, in
   chunks of ``SEQUENCES_PER_CHUNK`` sequences, and the step follows the whole minibatch
-  (``kernels.sequence_sync``), so any thread count runs Spotlight's sequential algorithm;
-  it is bit for bit the same with one thread, and equal up to float summation order
-  with more. The earlier Hogwild epochs (each worker taking whole minibatches and
-  stepping alone, so that a minibatch could be computed from layer weights a step old)
-  trained these models measurably worse with two threads (mixture on MovieLens 100K:
-  epoch-10 loss 0.617 against 0.589 with one; the 2-thread curve is reproduced at one
-  thread by weights one step old). The synchronisation stays inside the one launch: a
-  worker waits only for chunks another worker has claimed, never for a thread that has
-  not started, and gives its core away (``sched_yield``) while it waits.
+  (``kernels.sequence_sync``), so any thread count runs Spotlight's sequential algorithm:
+  bit for bit the same with one thread, equal up to float summation order with more.
+  The earlier Hogwild epochs (each worker taking whole minibatches and stepping alone,
+  so that a minibatch could be computed from layer weights a step old) trained these
+  models measurably worse with two threads (mixture on MovieLens 100K: epoch-10 loss
+  0.617 against 0.594 with one; one thread reproduces the 2-thread curve with weights
+  one step old). The synchronisation stays inside the one launch and is bounded: a
+  worker waits for the previous step about as long as the other workers' last chunks
+  and the step should take, and a worker that waits longer (its peer lost its core to
+  another process) goes on with weights one step old (``late_starts`` counts it), so a
+  loaded machine degrades towards Hogwild instead of stalling. Measured on MovieLens
+  100K (batch 32, 2 threads): idle, 1.11-1.17x Hogwild's time with no late start (the
+  padding prefix of each minibatch is serial work on every worker); with two CPU-bound
+  processes beside it, 1.19-1.29x.
 * Pooling (no layer weights): workers take whole minibatches from an atomic counter and
   step the shared embeddings themselves without locks (Hogwild); with two threads its
   loss curve is the one-thread one within 0.001 (MovieLens 100K), and its epoch is
   dominated by the dense Adam step, which the workers then run concurrently.
 
-An earlier design split every minibatch with two to four parallel launches and barriers
+A first design split every minibatch with two to four parallel launches and barriers
 per minibatch; on the shared 2-core machine (load average 5) two threads then took
 1.6-2.5x the wall time of one on MovieLens 100K (batch 32, all four representations).
 
@@ -257,7 +262,8 @@ class SequenceNetwork:
         rng_states = draw_seeds(rng, counts.shape[0])
         if self.spec.synchronous:
             stats = np.zeros(3, dtype=np.int64)
-            streams = (*self._chunk_streams(order, batch_starts, targets, rng_states), stats)
+            streams = (*self._chunk_streams(order, batch_starts, targets, rng_states),
+                       float(sync.WAIT_FACTOR), stats)
         else:
             streams = (rng_states,)
         batch_loss = np.zeros(counts.shape[0], dtype=np.float64)

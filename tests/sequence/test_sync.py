@@ -148,3 +148,21 @@ def test_workers_run_one_after_another_end_as_one_thread(name, one_real_thread):
     assert two_losses == one_losses
     for key in one:
         np.testing.assert_array_equal(two[key], one[key], err_msg=key)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_workers_that_never_wait_for_the_previous_step_still_step_in_order(name,
+                                                                          monkeypatch):
+    # wait_factor 0: a worker goes on whenever the previous step is not taken yet (what a
+    # loaded machine makes it do), with weights one step old and the other gradient slot;
+    # every minibatch is still stepped once, in order, and the training stays close.
+    _require_two_threads()
+    monkeypatch.setattr(sequence_sync, "WAIT_FACTOR", 0.0)
+    one, one_losses, one_steps = _fit(name, 1, epochs=3)
+    two, two_losses, two_steps = _fit(name, 2, epochs=3)
+    assert one_steps == two_steps == 3 * 3
+    assert two_losses[-1] == pytest.approx(one_losses[-1], rel=0.1)
+    for key in one:
+        assert np.isfinite(two[key]).all()
+        assert np.abs(two[key] - one[key]).max() <= 0.5 * np.abs(one[key]).max() + 1e-6
+    assert not two["E"][0].any()
