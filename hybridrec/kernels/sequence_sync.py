@@ -152,9 +152,9 @@ def note_chunk(stats, started_ns, n_items):
 
 @jit.serial
 def reduce_items(gE, gEo, gb, touched, tied, first, count):
-    """Add the item-row gradients of buffer slots ``first + 1 .. first + count - 1`` to
-    slot ``first`` (rows they touched only) and zero them (``gE, gEo`` float32[n_slots,
-    n_items, d]; ``gEo`` unused when ``tied``)."""
+    """Add the item-row gradients of the ``count - 1`` buffer slots after slot ``first``
+    to slot ``first`` (rows they touched only) and zero them (``gE, gEo``
+    float32[n_slots, n_items, d]; ``gEo`` unused when ``tied``)."""
     n_items, d = gE.shape[1], gE.shape[2]
     for w in range(first + 1, first + count):
         for r in range(n_items):
@@ -175,8 +175,9 @@ def reduce_items(gE, gEo, gb, touched, tied, first, count):
 
 @jit.serial
 def reduce_flat(g_theta, first, count):
-    """Add the layer-weight gradients of slots ``first + 1 .. first + count - 1`` to slot
-    ``first`` and zero them (a worker that took no chunk of the minibatch holds zeros)."""
+    """Add the layer-weight gradients of the ``count - 1`` slots after slot ``first`` to
+    slot ``first`` and zero them (a worker that took no chunk of the minibatch holds
+    zeros)."""
     for w in range(first + 1, first + count):
         for j in range(g_theta.shape[1]):
             g_theta[first, j] += g_theta[w, j]
