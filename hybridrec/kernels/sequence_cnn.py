@@ -294,12 +294,9 @@ def cnn_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, tied, 
         table_y = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
         gT = np.zeros((n_layers, max_pads + 1, d), dtype=np.float32)
         for k in range(n_batches):
-            first = chunk_starts[k]
-            n_chunks = chunk_starts[k + 1] - first
+            first, n_chunks, j = begin_minibatch(k, claimed, released, stats, wait_factor,
+                                                 order, chunk_bounds, chunk_starts, indptr)
             done = 0
-            begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds,
-                            chunk_starts, indptr)
-            j = claim(claimed, k)
             if j < n_chunks:
                 slot = (k % 2) * n_workers + w
                 g = g_theta[slot]

@@ -173,12 +173,9 @@ def recurrent_epoch(order, batch_starts, scales, indptr, items, pads, E, Eo, b, 
         gP_t = np.zeros((d, width), dtype=np.float32)
         gbP = np.zeros(width, dtype=np.float32)
         for k in range(n_batches):
-            first = chunk_starts[k]
-            n_chunks = chunk_starts[k + 1] - first
+            first, n_chunks, j = begin_minibatch(k, claimed, released, stats, wait_factor,
+                                                 order, chunk_bounds, chunk_starts, indptr)
             done = 0
-            begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds,
-                            chunk_starts, indptr)
-            j = claim(claimed, k)
             if j < n_chunks:
                 slot = (k % 2) * n_workers + w
                 g = g_theta[slot]

@@ -111,12 +111,23 @@ def chunk_items(order, chunk_bounds, indptr, c):
 
 
 @jit.inline
-def begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds, chunk_starts,
-                    indptr):
-    """Wait before a worker reads the weights of minibatch ``k``: for step ``k - 2``
-    always, for step ``k - 1`` up to ``wait_factor`` times the time of minibatch
-    ``k - 1``'s largest chunk plus a step, both at the fastest rates seen (preemption only
-    ever slows a chunk down; while nothing is measured yet, without limit)."""
+def claim(claimed, k):
+    """The next unclaimed chunk of minibatch ``k`` (its index within the minibatch; at
+    least the chunk count once none is left)."""
+    return fetch_add_at(claimed, k, 1)
+
+
+@jit.inline
+def begin_minibatch(k, claimed, released, stats, wait_factor, order, chunk_bounds,
+                    chunk_starts, indptr):
+    """Wait before a worker reads the weights of minibatch ``k``, then claim its first
+    chunk; returns ``(index of the minibatch's first chunk, its chunk count, the claimed
+    chunk's index within the minibatch)`` (``claim``).
+
+    It waits for step ``k - 2`` always, for step ``k - 1`` up to ``wait_factor`` times
+    the time of minibatch ``k - 1``'s largest chunk plus a step, both at the fastest
+    rates seen (preemption only ever slows a chunk down; while nothing is measured yet,
+    without limit)."""
     if k >= 2:
         wait_for(released, k - 2)
     if k >= 1 and load_at(released, k - 1) == 0:
@@ -124,13 +135,15 @@ def begin_minibatch(k, released, stats, wait_factor, order, chunk_bounds, chunk_
         step_ns = load_at(stats, STEP_NS)
         if rate == 0 or step_ns == 0:
             wait_for(released, k - 1)
-            return
-        largest = 0
-        for c in range(chunk_starts[k - 1], chunk_starts[k]):
-            largest = max(largest, chunk_items(order, chunk_bounds, indptr, c))
-        budget = np.int64(wait_factor * (rate * largest // 1000 + step_ns))
-        if not wait_up_to(released, k - 1, budget):
-            fetch_add_at(stats, LATE_STARTS, 1)
+        else:
+            largest = 0
+            for c in range(chunk_starts[k - 1], chunk_starts[k]):
+                largest = max(largest, chunk_items(order, chunk_bounds, indptr, c))
+            budget = np.int64(wait_factor * (rate * largest // 1000 + step_ns))
+            if not wait_up_to(released, k - 1, budget):
+                fetch_add_at(stats, LATE_STARTS, 1)
+    first = chunk_starts[k]
+    return first, chunk_starts[k + 1] - first, claim(claimed, k)
 
 
 @jit.inline
@@ -247,10 +260,3 @@ def end_minibatch(k, done, chunk_starts, completed, released, step_claims, stats
             return
         if load_at(completed, k) != chunk_starts[k + 1] - chunk_starts[k]:
             return
-
-
-@jit.inline
-def claim(claimed, k):
-    """The next unclaimed chunk of minibatch ``k`` (its index within the minibatch; at
-    least the chunk count once none is left)."""
-    return fetch_add_at(claimed, k, 1)
